@@ -1,0 +1,1 @@
+"""Code shared by the ingest services and the stream workers: settings, validation, readiness."""

@@ -1,0 +1,169 @@
+"""Typed settings, built once from the environment in each entry point and passed down.
+
+Every variable is documented in the README; defaults run the local stack on loopback.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+CONFIG_DIR = ROOT / "deploy" / "config"
+
+
+@dataclass(frozen=True)
+class KafkaSettings:
+    bootstrap: str = "127.0.0.1:19092"
+    topic_prefix: str = ""
+    partitions: int = 4
+
+    def topic(self, name: str) -> str:
+        return f"{self.topic_prefix}{name}"
+
+    @property
+    def raw(self) -> str:
+        return self.topic("contacts.raw")
+
+    @property
+    def keyed(self) -> str:
+        """Internal: enriched contacts re-keyed by brand and resolved customer."""
+        return self.topic("contacts.keyed")
+
+    @property
+    def enriched(self) -> str:
+        return self.topic("contacts.enriched")
+
+    @property
+    def dlq(self) -> str:
+        return self.topic("contacts.dlq")
+
+    @property
+    def conversations(self) -> str:
+        return self.topic("conversations")
+
+    @property
+    def customers(self) -> str:
+        return self.topic("customers")
+
+    @property
+    def sla_events(self) -> str:
+        return self.topic("sla.events")
+
+
+@dataclass(frozen=True)
+class ElasticSettings:
+    url: str = "http://127.0.0.1:19200"
+    index_prefix: str = "ascolto"
+    bulk_max_actions: int = 2000
+    bulk_max_retries: int = 8
+    # Index-time refresh: 1 s is Elasticsearch's own default; "searchable" means after it.
+    refresh_interval: str = "1s"
+
+    def alias(self, name: str) -> str:
+        return f"{self.index_prefix}-{name}"
+
+    @property
+    def contacts(self) -> str:
+        return self.alias("contacts")
+
+    @property
+    def conversations(self) -> str:
+        return self.alias("conversations")
+
+    @property
+    def sla_events(self) -> str:
+        return self.alias("sla-events")
+
+
+@dataclass(frozen=True)
+class IngestSettings:
+    host: str = "127.0.0.1"
+    port: int = 18080
+    max_batch: int = 5000
+    max_body_bytes: int = 32 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class ThreadingSettings:
+    thread_window_s: int = 24 * 3600
+    near_dup_window_s: int = 24 * 3600
+    inactivity_s: int = 72 * 3600
+    retention_s: int = 30 * 24 * 3600
+
+
+@dataclass(frozen=True)
+class WorkerSettings:
+    app_id: str = "ascolto"
+    web_host: str = "127.0.0.1"
+    web_port: int = 16066
+    data_dir: Path = ROOT / ".run" / "worker-data"
+    store: str = "memory://"
+    batch_size: int = 500
+    batch_within_s: float = 0.25
+    intents_path: Path = CONFIG_DIR / "intents.yaml"
+    sla_policies_path: Path = CONFIG_DIR / "sla-policies.yaml"
+    threading: ThreadingSettings = field(default_factory=ThreadingSettings)
+
+
+@dataclass(frozen=True)
+class Settings:
+    kafka: KafkaSettings = field(default_factory=KafkaSettings)
+    elastic: ElasticSettings = field(default_factory=ElasticSettings)
+    ingest: IngestSettings = field(default_factory=IngestSettings)
+    worker: WorkerSettings = field(default_factory=WorkerSettings)
+    prometheus_url: str = "http://127.0.0.1:19090"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        e = os.environ if env is None else env
+        host = e.get("ASCOLTO_HOST", "127.0.0.1")
+
+        def get(name: str, default: str) -> str:
+            return e.get(name, default)
+
+        kafka_port = get("ASCOLTO_KAFKA_PORT", "19092")
+        es_port = get("ASCOLTO_ES_PORT", "19200")
+        run_dir = Path(get("ASCOLTO_RUN_DIR", str(ROOT / ".run")))
+        return cls(
+            kafka=KafkaSettings(
+                bootstrap=get("ASCOLTO_KAFKA_BOOTSTRAP", f"{host}:{kafka_port}"),
+                topic_prefix=get("ASCOLTO_TOPIC_PREFIX", ""),
+                partitions=int(get("ASCOLTO_PARTITIONS", "4")),
+            ),
+            elastic=ElasticSettings(
+                url=get("ASCOLTO_ES_URL", f"http://{host}:{es_port}"),
+                index_prefix=get("ASCOLTO_INDEX_PREFIX", "ascolto"),
+                bulk_max_actions=int(get("ASCOLTO_ES_BULK_MAX_ACTIONS", "2000")),
+            ),
+            ingest=IngestSettings(
+                host=host,
+                port=int(get("ASCOLTO_INGEST_PORT", "18080")),
+                max_batch=int(get("ASCOLTO_INGEST_MAX_BATCH", "5000")),
+            ),
+            worker=WorkerSettings(
+                app_id=get("ASCOLTO_APP_ID", "ascolto"),
+                web_host=host,
+                web_port=int(get("ASCOLTO_WORKER_WEB_PORT", "16066")),
+                data_dir=Path(get("ASCOLTO_WORKER_DATA_DIR", str(run_dir / "worker-data"))),
+                store=get("ASCOLTO_TABLE_STORE", "memory://"),
+                batch_size=int(get("ASCOLTO_BATCH_SIZE", "500")),
+                batch_within_s=float(get("ASCOLTO_BATCH_WITHIN_S", "0.25")),
+                intents_path=Path(get("ASCOLTO_INTENTS", str(CONFIG_DIR / "intents.yaml"))),
+                sla_policies_path=Path(
+                    get("ASCOLTO_SLA_POLICIES", str(CONFIG_DIR / "sla-policies.yaml"))
+                ),
+                threading=ThreadingSettings(
+                    thread_window_s=int(get("ASCOLTO_THREAD_WINDOW_S", str(24 * 3600))),
+                    near_dup_window_s=int(get("ASCOLTO_NEAR_DUP_WINDOW_S", str(24 * 3600))),
+                    inactivity_s=int(get("ASCOLTO_INACTIVITY_S", str(72 * 3600))),
+                    retention_s=int(get("ASCOLTO_RETENTION_S", str(30 * 24 * 3600))),
+                ),
+            ),
+            prometheus_url=get(
+                "ASCOLTO_PROMETHEUS_URL",
+                f"http://{host}:{get('ASCOLTO_PROMETHEUS_PORT', '19090')}",
+            ),
+        )

@@ -1,0 +1,65 @@
+"""Elasticsearch setup: composable index templates and versioned indices behind aliases.
+
+Readers and writers only ever use the alias (``ascolto-contacts``); the concrete index
+(``ascolto-contacts-v1``) can be rebuilt and swapped behind it.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from elasticsearch import Elasticsearch
+
+from ascolto.config import ROOT, ElasticSettings
+
+TEMPLATE_DIR = ROOT / "deploy" / "elasticsearch" / "index-templates"
+INDEX_VERSION = "v1"
+
+
+def client(settings: ElasticSettings) -> Elasticsearch:
+    return Elasticsearch(settings.url, request_timeout=30, max_retries=3, retry_on_timeout=True)
+
+
+def _template(path: Path, refresh_interval: str) -> dict[str, Any]:
+    body = json.loads(path.read_text())
+    body.pop("_comment", None)
+    body["settings"]["refresh_interval"] = refresh_interval
+    return body
+
+
+def index_names(settings: ElasticSettings) -> dict[str, str]:
+    """Alias -> concrete index for every template shipped."""
+    return {
+        settings.alias(p.stem): f"{settings.alias(p.stem)}-{INDEX_VERSION}"
+        for p in sorted(TEMPLATE_DIR.glob("*.json"))
+    }
+
+
+def setup_indices(settings: ElasticSettings, es: Elasticsearch | None = None) -> list[str]:
+    """Install the templates and create each index with its alias; return indices created."""
+    es = es or client(settings)
+    created = []
+    for path in sorted(TEMPLATE_DIR.glob("*.json")):
+        alias = settings.alias(path.stem)
+        es.indices.put_index_template(
+            name=alias,
+            index_patterns=[f"{alias}-*"],
+            template=_template(path, settings.refresh_interval),
+            priority=100,
+        )
+        index = f"{alias}-{INDEX_VERSION}"
+        if not es.indices.exists(index=index):
+            es.indices.create(index=index, aliases={alias: {"is_write_index": True}})
+            created.append(index)
+    es.cluster.health(wait_for_status="yellow", timeout="30s")
+    return created
+
+
+def delete_indices(settings: ElasticSettings, es: Elasticsearch | None = None) -> None:
+    """Remove everything setup_indices made for this prefix (tests use their own prefixes)."""
+    es = es or client(settings)
+    for alias, index in index_names(settings).items():
+        es.indices.delete(index=index, ignore_unavailable=True)
+        es.indices.delete_index_template(name=alias, ignore_unavailable=True)

@@ -1,0 +1,255 @@
+#!/usr/bin/env bash
+# The local stack on loopback: Kafka (KRaft), Elasticsearch, Prometheus, and
+# Ascolto's own ingest service and Faust worker.
+#
+#   deploy/stack.sh install            fetch what is missing (idempotent, quick when done)
+#   deploy/stack.sh up [COMPONENT...]  start (default: kafka elasticsearch prometheus)
+#   deploy/stack.sh down [COMPONENT...] stop (default: everything)
+#   deploy/stack.sh status             one line per component
+#   deploy/stack.sh clean              stop everything and wipe .run/ state (keeps downloads)
+#
+# Components: kafka elasticsearch prometheus alertmanager ingest worker
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
+
+KAFKA_DIR="$ASCOLTO_RUN_DIR/kafka"
+ES_LINK="$ASCOLTO_RUN_DIR/elasticsearch"
+PROM_DIR="$ASCOLTO_RUN_DIR/prometheus"
+AM_DIR="$ASCOLTO_RUN_DIR/alertmanager"
+INFRA=(kafka elasticsearch prometheus alertmanager)
+ALL=(worker ingest alertmanager prometheus elasticsearch kafka)
+
+log() { printf '\033[1m[stack]\033[0m %s\n' "$*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
+
+pid_of() { cat "$PIDS/$1.pid" 2>/dev/null || true; }
+alive() { local p; p="$(pid_of "$1")"; [ -n "$p" ] && kill -0 "$p" 2>/dev/null; }
+port_open() { (exec 3<>"/dev/tcp/$ASCOLTO_HOST/$1") 2>/dev/null; }
+
+wait_for() { # wait_for NAME SECONDS COMMAND...
+  local name=$1 secs=$2; shift 2
+  for _ in $(seq 1 "$((secs * 2))"); do
+    if "$@" >/dev/null 2>&1; then return 0; fi
+    if [ -f "$PIDS/$name.pid" ] && ! alive "$name"; then
+      tail -n 40 "$LOGS/$name.log" >&2 || true
+      die "$name exited while starting (log: $LOGS/$name.log)"
+    fi
+    sleep 0.5
+  done
+  tail -n 40 "$LOGS/$name.log" >&2 || true
+  die "$name did not become ready in ${secs}s (log: $LOGS/$name.log)"
+}
+
+start_bg() { # start_bg NAME COMMAND... (detached, own process group, pid recorded)
+  local name=$1; shift
+  mkdir -p "$PIDS" "$LOGS"
+  setsid nohup "$@" >>"$LOGS/$name.log" 2>&1 </dev/null &
+  echo $! >"$PIDS/$name.pid"
+}
+
+# ---------------------------------------------------------------- install
+install_kafka() {
+  [ -f "$KAFKA_DIR/libs/kafka_2.13-$ASCOLTO_KAFKA_VERSION.jar" ] && return 0
+  command -v mvn >/dev/null || die "mvn not found: Kafka's jars are resolved from Maven Central with it"
+  log "resolving Apache Kafka $ASCOLTO_KAFKA_VERSION from Maven Central"
+  mkdir -p "$KAFKA_DIR/libs"
+  mvn -q -B -f "$ASCOLTO_ROOT/deploy/kafka/pom.xml" dependency:copy-dependencies \
+    -Dkafka.version="$ASCOLTO_KAFKA_VERSION" -DoutputDirectory="$KAFKA_DIR/libs"
+}
+
+# Elasticsearch refuses to run as root: as root we run it as a dedicated system
+# user, and keep its files where that user can reach them.
+es_home_dir() {
+  if [ "$(id -u)" != 0 ]; then echo "$ASCOLTO_RUN_DIR/es"; return; fi
+  if runuser -u "$ASCOLTO_ES_USER" -- test -x "$ASCOLTO_RUN_DIR" 2>/dev/null; then
+    echo "$ASCOLTO_RUN_DIR/es"
+  else # the checkout lives under a private directory (e.g. /root): keep ES state outside it
+    echo "/var/lib/ascolto-es/$(echo -n "$ASCOLTO_RUN_DIR" | md5sum | cut -c1-12)"
+  fi
+}
+
+install_es() {
+  if [ "$(id -u)" = 0 ] && ! id "$ASCOLTO_ES_USER" >/dev/null 2>&1; then
+    log "creating system user $ASCOLTO_ES_USER for Elasticsearch"
+    useradd --system --no-create-home --shell /usr/sbin/nologin "$ASCOLTO_ES_USER"
+  fi
+  mkdir -p "$ASCOLTO_RUN_DIR"
+  local home; home="$(es_home_dir)"
+  [ -L "$ES_LINK" ] || ln -sfn "$home" "$ES_LINK"
+  [ -x "$home/dist/bin/elasticsearch" ] && return 0
+  log "resolving Elasticsearch $ASCOLTO_ES_VERSION (integ-test-zip) from Maven Central"
+  local dl="$ASCOLTO_RUN_DIR/downloads"
+  mkdir -p "$dl" "$home"
+  mvn -q -B dependency:copy \
+    -Dartifact="org.elasticsearch.distribution.integ-test-zip:elasticsearch:$ASCOLTO_ES_VERSION:zip" \
+    -DoutputDirectory="$dl"
+  rm -rf "$home/dist" "$home/unpack" && mkdir -p "$home/unpack"
+  unzip -q "$dl/elasticsearch-$ASCOLTO_ES_VERSION.zip" -d "$home/unpack"
+  mv "$home/unpack/elasticsearch-$ASCOLTO_ES_VERSION" "$home/dist" && rmdir "$home/unpack"
+  mkdir -p "$home/data" "$home/logs" "$home/config"
+  [ "$(id -u)" = 0 ] && chown -R "$ASCOLTO_ES_USER" "$home"
+  return 0
+}
+
+install_prometheus() {
+  command -v prometheus >/dev/null && command -v promtool >/dev/null \
+    && command -v prometheus-alertmanager >/dev/null && return 0
+  [ "$(id -u)" = 0 ] || die "Prometheus is installed from Debian's packages: run as root, or apt-get install prometheus prometheus-alertmanager"
+  log "installing Prometheus and Alertmanager from Debian's packages"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends prometheus prometheus-alertmanager >/dev/null
+  # The packages start system services where an init system runs; ours are started below.
+  pkill -x prometheus 2>/dev/null || true
+  pkill -f prometheus-alertmanager 2>/dev/null || true
+}
+
+install_all() { install_kafka; install_es; install_prometheus; }
+
+# ---------------------------------------------------------------- kafka
+up_kafka() {
+  alive kafka && return 0
+  install_kafka
+  mkdir -p "$KAFKA_DIR/data"
+  sed -e "s|@HOST@|$ASCOLTO_HOST|g" -e "s|@PORT@|$ASCOLTO_KAFKA_PORT|g" \
+      -e "s|@CONTROLLER_PORT@|$ASCOLTO_KAFKA_CONTROLLER_PORT|g" -e "s|@DATA@|$KAFKA_DIR/data|g" \
+      "$ASCOLTO_ROOT/deploy/kafka/server.properties" >"$KAFKA_DIR/server.properties"
+  local cp="$KAFKA_DIR/libs/*"
+  local jopts=(-Xms"$ASCOLTO_KAFKA_HEAP" -Xmx"$ASCOLTO_KAFKA_HEAP" -XX:+UseG1GC -Djava.awt.headless=true
+    -Dlog4j.configuration="file:$ASCOLTO_ROOT/deploy/kafka/log4j.properties")
+  if [ ! -f "$KAFKA_DIR/data/meta.properties" ]; then
+    local cluster_id
+    cluster_id="$("$JAVA_HOME/bin/java" -cp "$cp" "${jopts[@]}" kafka.tools.StorageTool random-uuid)"
+    "$JAVA_HOME/bin/java" -cp "$cp" "${jopts[@]}" kafka.tools.StorageTool format \
+      -t "$cluster_id" -c "$KAFKA_DIR/server.properties" >/dev/null
+  fi
+  log "starting Kafka $ASCOLTO_KAFKA_VERSION on $ASCOLTO_KAFKA_BOOTSTRAP"
+  start_bg kafka "$JAVA_HOME/bin/java" -cp "$cp" "${jopts[@]}" kafka.Kafka "$KAFKA_DIR/server.properties"
+  wait_for kafka 90 port_open "$ASCOLTO_KAFKA_PORT"
+  wait_for kafka 60 "$VENV/bin/python" -m ascolto.ready kafka
+}
+
+# ---------------------------------------------------------------- elasticsearch
+es_healthy() { "$VENV/bin/python" -m ascolto.ready elasticsearch; }
+
+up_es() {
+  alive elasticsearch && return 0
+  install_es
+  local home; home="$(readlink -f "$ES_LINK")"
+  cp "$home/dist/config/jvm.options" "$home/dist/config/log4j2.properties" "$home/config/"
+  sed -e "s|@HOST@|$ASCOLTO_HOST|g" -e "s|@PORT@|$ASCOLTO_ES_PORT|g" \
+      -e "s|@TRANSPORT_PORT@|$ASCOLTO_ES_TRANSPORT_PORT|g" \
+      -e "s|@DATA@|$home/data|g" -e "s|@LOGS@|$home/logs|g" \
+      "$ASCOLTO_ROOT/deploy/elasticsearch/elasticsearch.yml" >"$home/config/elasticsearch.yml"
+  local as_user=()
+  if [ "$(id -u)" = 0 ]; then
+    chown -R "$ASCOLTO_ES_USER" "$home/config" "$home/data" "$home/logs"
+    as_user=(runuser -u "$ASCOLTO_ES_USER" --)
+  fi
+  log "starting Elasticsearch $ASCOLTO_ES_VERSION on $ASCOLTO_ES_URL"
+  start_bg elasticsearch "${as_user[@]}" env ES_JAVA_HOME="$JAVA_HOME" ES_PATH_CONF="$home/config" \
+    ES_JAVA_OPTS="-Xms$ASCOLTO_ES_HEAP -Xmx$ASCOLTO_ES_HEAP" "$home/dist/bin/elasticsearch"
+  wait_for elasticsearch 120 es_healthy
+}
+
+# ---------------------------------------------------------------- prometheus
+render_prometheus_config() {
+  mkdir -p "$PROM_DIR/rules"
+  rm -f "$PROM_DIR/rules/"*.yml
+  cp "$ASCOLTO_ROOT"/deploy/prometheus/rules/*.yml "$PROM_DIR/rules/" 2>/dev/null || true
+  local workers="${ASCOLTO_WORKER_TARGETS:-$ASCOLTO_HOST:$ASCOLTO_WORKER_WEB_PORT}"
+  local worker_targets; worker_targets="'$(echo "$workers" | sed "s/,/','/g")'"
+  sed -e "s|@INGEST@|$ASCOLTO_HOST:$ASCOLTO_INGEST_PORT|g" -e "s|@WORKERS@|$worker_targets|g" \
+      -e "s|@ALERTMANAGER@|$ASCOLTO_HOST:$ASCOLTO_ALERTMANAGER_PORT|g" \
+      -e "s|@RULES@|$PROM_DIR/rules|g" -e "s|@SCRAPE_INTERVAL@|${ASCOLTO_SCRAPE_INTERVAL:-5s}|g" \
+      "$ASCOLTO_ROOT/deploy/prometheus/prometheus.yml" >"$PROM_DIR/prometheus.yml"
+}
+
+up_prometheus() {
+  alive prometheus && return 0
+  install_prometheus
+  render_prometheus_config
+  promtool check config "$PROM_DIR/prometheus.yml" >/dev/null
+  log "starting Prometheus on $ASCOLTO_PROMETHEUS_URL"
+  start_bg prometheus prometheus --config.file="$PROM_DIR/prometheus.yml" \
+    --storage.tsdb.path="$PROM_DIR/data" --storage.tsdb.retention.time=7d \
+    --web.listen-address="$ASCOLTO_HOST:$ASCOLTO_PROMETHEUS_PORT" --web.enable-lifecycle \
+    --web.enable-admin-api
+  wait_for prometheus 60 "$VENV/bin/python" -m ascolto.ready prometheus
+}
+
+up_alertmanager() {
+  alive alertmanager && return 0
+  [ -f "$ASCOLTO_ROOT/deploy/prometheus/alertmanager.yml" ] || return 0
+  install_prometheus
+  mkdir -p "$AM_DIR"
+  log "starting Alertmanager on $ASCOLTO_HOST:$ASCOLTO_ALERTMANAGER_PORT"
+  start_bg alertmanager prometheus-alertmanager --config.file="$ASCOLTO_ROOT/deploy/prometheus/alertmanager.yml" \
+    --storage.path="$AM_DIR" --web.listen-address="$ASCOLTO_HOST:$ASCOLTO_ALERTMANAGER_PORT" \
+    --cluster.listen-address=
+  wait_for alertmanager 30 port_open "$ASCOLTO_ALERTMANAGER_PORT"
+}
+
+# ---------------------------------------------------------------- ascolto's own processes
+up_ingest() {
+  alive ingest && return 0
+  log "starting the ingest service on http://$ASCOLTO_HOST:$ASCOLTO_INGEST_PORT"
+  start_bg ingest "$VENV/bin/ascolto" serve-ingest
+  wait_for ingest 30 "$VENV/bin/python" -m ascolto.ready ingest
+}
+
+up_worker() {
+  alive worker && return 0
+  log "starting the Faust worker (web and /metrics on :$ASCOLTO_WORKER_WEB_PORT)"
+  start_bg worker "$VENV/bin/ascolto" worker
+  wait_for worker 90 "$VENV/bin/python" -m ascolto.ready worker
+}
+
+stop() { # stop NAME: TERM the process group, then KILL after a grace period
+  local name=$1 pid; pid="$(pid_of "$name")"
+  if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+    log "stopping $name (pid $pid)"
+    kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
+    for _ in $(seq 1 60); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
+    kill -KILL -- "-$pid" 2>/dev/null || true
+  fi
+  rm -f "$PIDS/$name.pid"
+}
+
+status() {
+  local name state
+  for name in kafka elasticsearch prometheus alertmanager ingest worker; do
+    if alive "$name"; then state="running (pid $(pid_of "$name"))"; else state="stopped"; fi
+    printf '  %-14s %s\n' "$name" "$state"
+  done
+  printf '  %-14s %s\n' "kafka" "$ASCOLTO_KAFKA_BOOTSTRAP" "elasticsearch" "$ASCOLTO_ES_URL" \
+    "prometheus" "$ASCOLTO_PROMETHEUS_URL" "ingest" "http://$ASCOLTO_HOST:$ASCOLTO_INGEST_PORT" \
+    "worker" "http://$ASCOLTO_HOST:$ASCOLTO_WORKER_WEB_PORT/metrics" | sed 's/^/  url /'
+}
+
+cmd="${1:-status}"; shift || true
+case "$cmd" in
+  install) install_all ;;
+  up)
+    [ $# -gt 0 ] || set -- "${INFRA[@]}"
+    for c in "$@"; do
+      case "$c" in
+        kafka) up_kafka ;; elasticsearch|es) up_es ;; prometheus) up_prometheus ;;
+        alertmanager) up_alertmanager ;; ingest) up_ingest ;; worker) up_worker ;;
+        *) die "unknown component: $c" ;;
+      esac
+    done ;;
+  down)
+    [ $# -gt 0 ] || set -- "${ALL[@]}"
+    for c in "$@"; do stop "$c"; done ;;
+  restart) for c in "$@"; do stop "$c"; "$0" up "$c"; done ;;
+  status) status ;;
+  reload-prometheus) render_prometheus_config; curl -fsS -X POST "$ASCOLTO_PROMETHEUS_URL/-/reload" ;;
+  clean)
+    for c in "${ALL[@]}"; do stop "$c"; done
+    home="$(readlink -f "$ES_LINK" 2>/dev/null || true)"
+    [ -n "$home" ] && rm -rf "$home/data" "$home/logs"
+    rm -rf "$KAFKA_DIR/data" "$PROM_DIR" "$AM_DIR" "$LOGS" "$PIDS" "$ASCOLTO_RUN_DIR/worker-data"
+    log "state wiped (downloads kept in $ASCOLTO_RUN_DIR)" ;;
+  *) die "usage: $0 install|up|down|restart|status|clean [component...]" ;;
+esac

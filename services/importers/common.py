@@ -1,0 +1,124 @@
+"""What every importer shares: the contact dict it yields, refusals, progress reports.
+
+Importers are pure parsers: files in, ingest-format contact dicts out. They never
+post anything; the CLI batches what they yield to the HTTP ingest service.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Literal, TypedDict
+
+Channel = Literal["social", "email", "web_form", "chat", "phone"]
+Direction = Literal["inbound", "outbound"]
+
+UNKNOWN = "unknown"
+"""Brand or customer handle when the source does not tell."""
+
+
+class Contact(TypedDict):
+    """One contact in the ingest JSON format (contact.v1 less contact_id/received_at)."""
+
+    source: str
+    source_id: str
+    channel: Channel
+    direction: Direction
+    kind: Literal["message", "close"]
+    brand: str
+    customer_handle: str
+    customer_email: str | None
+    conversation_ref: str | None
+    in_reply_to: str | None
+    references: list[str]
+    occurred_at: int
+    subject: str | None
+    body: str
+    language: str | None
+    attributes: dict[str, str]
+
+
+def contact(
+    *,
+    source: str,
+    source_id: str,
+    channel: Channel,
+    direction: Direction,
+    brand: str,
+    customer_handle: str,
+    occurred_at: int,
+    body: str,
+    customer_email: str | None = None,
+    in_reply_to: str | None = None,
+    references: list[str] | None = None,
+    subject: str | None = None,
+    attributes: dict[str, str] | None = None,
+) -> Contact:
+    """A complete contact dict: every field present, defaults filled in."""
+    return Contact(
+        source=source,
+        source_id=source_id,
+        channel=channel,
+        direction=direction,
+        kind="message",
+        brand=brand,
+        customer_handle=customer_handle,
+        customer_email=customer_email,
+        conversation_ref=None,
+        in_reply_to=in_reply_to,
+        references=references or [],
+        occurred_at=occurred_at,
+        subject=subject,
+        body=body,
+        language=None,
+        attributes=attributes or {},
+    )
+
+
+@dataclass(frozen=True)
+class Refused:
+    """An input item that was not turned into a contact, and why.
+
+    row: 1-based position in the input: the CSV record number with the header as
+    row 1 (records, not physical lines: quoted text may span lines), or the message
+    number in an mbox / the file number in a sorted .eml folder.
+    ref: what the row is known by, when known (tweet id, Message-ID, file name).
+    """
+
+    row: int
+    reason: str
+    ref: str | None = None
+
+
+@dataclass(frozen=True)
+class Progress:
+    """How far an import has read, for a progress bar.
+
+    bytes_done runs from 0 to bytes_total over the whole import. An importer that
+    reads its file twice (the Twitter one) counts both passes, so bytes_total is
+    twice the file size there. rows_done counts rows of the current phase.
+    """
+
+    phase: str
+    rows_done: int
+    bytes_done: int
+    bytes_total: int
+
+    @property
+    def fraction(self) -> float:
+        return self.bytes_done / self.bytes_total if self.bytes_total else 1.0
+
+
+ProgressCallback = Callable[[Progress], None]
+
+
+def epoch_millis(moment: datetime) -> int:
+    """UTC epoch milliseconds; a naive datetime is taken as UTC."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return (moment - _EPOCH) // _MILLI
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MILLI = timedelta(milliseconds=1)

@@ -1,0 +1,319 @@
+"""Email archives (an mbox file, or a folder of .eml files) -> contacts.
+
+Which side wrote a message is told by the agent directory: a mapping of agent
+addresses ("support@acme.com") and domains ("@acme.com") to brands. A message
+whose From is an agent is outbound; anything else is from a customer.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import mailbox
+import os
+import re
+from collections.abc import Iterable, Iterator, Mapping
+from email import message_from_bytes, policy
+from email.message import EmailMessage, Message
+from email.utils import getaddresses, parsedate_to_datetime
+from html.parser import HTMLParser
+from pathlib import Path
+
+from services.importers.common import (
+    UNKNOWN,
+    Contact,
+    Direction,
+    Progress,
+    ProgressCallback,
+    Refused,
+    contact,
+    epoch_millis,
+)
+
+SOURCE = "email"
+DERIVED_ID_ATTRIBUTE = "message_id_derived"
+"""Set to "true" in attributes when the message had no Message-ID and one was derived."""
+
+_ANGLE_ID = re.compile(r"<([^<>\s]+)>")
+
+
+class AgentDirectory:
+    """Agent addresses and domains -> brand. Keys: "support@acme.com" or "@acme.com".
+
+    An exact address wins over its domain. Matching ignores case; a domain key
+    matches that domain only, not its subdomains.
+    """
+
+    def __init__(self, agents: Mapping[str, str]) -> None:
+        self._addresses: dict[str, str] = {}
+        self._domains: dict[str, str] = {}
+        for key, brand in agents.items():
+            key = key.strip().lower()
+            if key.startswith("@"):
+                self._domains[key[1:]] = brand
+            elif "@" in key:
+                self._addresses[key] = brand
+            else:
+                raise ValueError(f"agent key {key!r} is neither an address nor an @domain")
+
+    def brand_of(self, address: str) -> str | None:
+        """The brand an address is an agent of, or None for a customer address."""
+        address = address.strip().lower()
+        if address in self._addresses:
+            return self._addresses[address]
+        _, at, domain = address.rpartition("@")
+        return self._domains.get(domain) if at else None
+
+
+# --- headers -------------------------------------------------------------------------------
+
+
+def _addresses(message: Message, *names: str) -> list[str]:
+    """Lower-cased addr-specs of the named headers, in header order."""
+    values: list[str] = []
+    for name in names:
+        values.extend(str(v) for v in message.get_all(name, []))
+    return [addr.strip().lower() for _, addr in getaddresses(values) if "@" in addr]
+
+
+def message_ids(value: str | None) -> list[str]:
+    """Ids of an In-Reply-To/References value, without <>; bare tokens if none are bracketed."""
+    if not value:
+        return []
+    bracketed = _ANGLE_ID.findall(value)
+    return bracketed or value.split()
+
+
+def _header(message: Message, name: str) -> str | None:
+    value = message.get(name)
+    if value is None:
+        return None
+    text = " ".join(str(value).split())
+    return text or None
+
+
+# --- body ----------------------------------------------------------------------------------
+
+_BLOCK_TAGS = {"br", "p", "div", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote"}
+
+
+class _TextOfHtml(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self._skip = 0
+
+    def handle_starttag(self, tag: str, attrs: object) -> None:
+        if tag in ("script", "style", "head"):
+            self._skip += 1
+        elif tag in _BLOCK_TAGS:
+            self.parts.append("\n")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("script", "style", "head"):
+            self._skip = max(0, self._skip - 1)
+        elif tag in _BLOCK_TAGS:
+            self.parts.append("\n")
+
+    def handle_data(self, data: str) -> None:
+        if not self._skip:
+            self.parts.append(data)
+
+
+def html_to_text(html: str) -> str:
+    """Visible text of an HTML body: tags dropped, entities decoded, blank runs squeezed."""
+    parser = _TextOfHtml()
+    parser.feed(html)
+    parser.close()
+    lines = (" ".join(line.split()) for line in "".join(parser.parts).splitlines())
+    return "\n".join(line for line in lines if line)
+
+
+def _content(part: Message) -> str:
+    try:
+        return str(part.get_content())  # type: ignore[attr-defined]
+    except (LookupError, ValueError, AttributeError):  # unknown charset, broken encoding
+        payload = part.get_payload(decode=True)
+        return payload.decode("utf-8", errors="replace") if isinstance(payload, bytes) else ""
+
+
+def body_text(message: EmailMessage) -> str:
+    """The text/plain body; else the text of the HTML body; else ""."""
+    plain = message.get_body(preferencelist=("plain",))
+    if plain is not None:
+        return _content(plain).strip()
+    html = message.get_body(preferencelist=("html",))
+    if html is not None:
+        return html_to_text(_content(html))
+    return ""
+
+
+# --- one message ---------------------------------------------------------------------------
+
+
+def derived_id(message: Message, body: str) -> str:
+    """A stable stand-in Message-ID: a hash of the identifying headers and the body."""
+    digest = hashlib.sha256()
+    for name in ("From", "To", "Cc", "Date", "Subject", "In-Reply-To", "References"):
+        digest.update(f"{name}:{_header(message, name) or ''}\n".encode())
+    digest.update(body.encode())
+    return f"sha256-{digest.hexdigest()[:32]}@derived.ascolto"
+
+
+def to_contact(message: EmailMessage, agents: AgentDirectory) -> Contact:
+    """One parsed message -> contact; ValueError with the reason if it cannot be one."""
+    raw_date = _header(message, "Date")
+    if raw_date is None:
+        raise ValueError("missing Date header")
+    try:
+        occurred_at = epoch_millis(parsedate_to_datetime(raw_date))
+    except (TypeError, ValueError, IndexError, OverflowError):
+        raise ValueError(f"unparsable Date {raw_date!r}") from None
+
+    senders = _addresses(message, "From")
+    sender = senders[0] if senders else None
+    sender_brand = agents.brand_of(sender) if sender else None
+    to = _addresses(message, "To")
+    cc = _addresses(message, "Cc")
+    attributes: dict[str, str] = {}
+    direction: Direction
+    if sender_brand is not None:
+        direction = "outbound"
+        brand = sender_brand
+        customers = [a for a in to if agents.brand_of(a) is None]
+        customers = customers or [a for a in cc if agents.brand_of(a) is None]
+        customer = customers[0] if customers else None
+        attributes["agent_address"] = sender or ""
+    else:
+        direction = "inbound"
+        brands = [b for b in map(agents.brand_of, to + cc) if b is not None]
+        brand = brands[0] if brands else UNKNOWN
+        customer = sender
+
+    body = body_text(message)
+    ids = message_ids(_header(message, "Message-ID"))
+    if ids:
+        source_id = ids[0]
+    else:
+        source_id = derived_id(message, body)
+        attributes[DERIVED_ID_ATTRIBUTE] = "true"
+    parents = message_ids(_header(message, "In-Reply-To"))
+    return contact(
+        source=SOURCE,
+        source_id=source_id,
+        channel="email",
+        direction=direction,
+        brand=brand,
+        customer_handle=customer or UNKNOWN,
+        customer_email=customer,
+        occurred_at=occurred_at,
+        body=body,
+        in_reply_to=parents[0] if parents else None,
+        references=message_ids(_header(message, "References")),
+        subject=_header(message, "Subject"),
+        attributes=attributes,
+    )
+
+
+def parse_message(raw: bytes, agents: AgentDirectory) -> Contact:
+    """RFC 5322 bytes -> contact; ValueError with the reason if it cannot be one."""
+    message = message_from_bytes(raw, policy=policy.default)
+    assert isinstance(message, EmailMessage)
+    return to_contact(message, agents)
+
+
+# --- archives ------------------------------------------------------------------------------
+
+
+def read_mbox(
+    path: str | os.PathLike[str],
+    agents: Mapping[str, str] | AgentDirectory,
+    *,
+    on_progress: ProgressCallback | None = None,
+    progress_every: int = 100,
+    keep_repeats: bool = False,
+) -> Iterator[Contact | Refused]:
+    """Contacts of an mbox file in file order; row = message number (1-based)."""
+    directory = agents if isinstance(agents, AgentDirectory) else AgentDirectory(agents)
+    box = mailbox.mbox(os.fspath(path), create=False)
+    size = os.path.getsize(path)
+    try:
+        items = ((None, box.get_bytes(key)) for key in box.iterkeys())
+        yield from _read(items, directory, size, on_progress, progress_every, keep_repeats)
+    finally:
+        box.close()
+
+
+def read_eml_folder(
+    path: str | os.PathLike[str],
+    agents: Mapping[str, str] | AgentDirectory,
+    *,
+    on_progress: ProgressCallback | None = None,
+    progress_every: int = 100,
+    keep_repeats: bool = False,
+) -> Iterator[Contact | Refused]:
+    """Contacts of the .eml files under a folder (recursively, sorted by relative path).
+
+    row = the file's number in that order; Refused.ref names the file.
+    """
+    directory = agents if isinstance(agents, AgentDirectory) else AgentDirectory(agents)
+    root = Path(path)
+    files = sorted(
+        (p for p in root.rglob("*") if p.is_file() and p.suffix.lower() == ".eml"),
+        key=lambda p: p.relative_to(root).as_posix(),
+    )
+    size = sum(p.stat().st_size for p in files)
+    items = ((p.relative_to(root).as_posix(), p.read_bytes()) for p in files)
+    return _read(items, directory, size, on_progress, progress_every, keep_repeats)
+
+
+def read_mail(
+    path: str | os.PathLike[str], agents: Mapping[str, str] | AgentDirectory, **options: object
+) -> Iterator[Contact | Refused]:
+    """`read_eml_folder` for a folder, `read_mbox` for a file."""
+    if Path(path).is_dir():
+        return read_eml_folder(path, agents, **options)  # type: ignore[arg-type]
+    return read_mbox(path, agents, **options)  # type: ignore[arg-type]
+
+
+def _item(row: int, ref: str | None, raw: bytes, agents: AgentDirectory) -> Contact | Refused:
+    try:
+        message = message_from_bytes(raw, policy=policy.default)
+        assert isinstance(message, EmailMessage)
+    except Exception as e:  # one bad message must not end the import
+        return Refused(row, f"unparsable message: {type(e).__name__}: {e}", ref)
+    try:
+        return to_contact(message, agents)
+    except Exception as e:
+        reason = str(e) if isinstance(e, ValueError) else f"{type(e).__name__}: {e}"
+        if ref is None:
+            ids = message_ids(_header(message, "Message-ID"))
+            ref = ids[0] if ids else None
+        return Refused(row, reason, ref)
+
+
+def _read(
+    items: Iterable[tuple[str | None, bytes]],
+    agents: AgentDirectory,
+    size: int,
+    on_progress: ProgressCallback | None,
+    every: int,
+    keep_repeats: bool,
+) -> Iterator[Contact | Refused]:
+    """items: (file name, or None inside an mbox; the message's bytes)."""
+    first_seen: dict[str, tuple[int, str | None]] = {}
+    done = bytes_done = 0
+    for row, (ref, raw) in enumerate(items, 1):
+        item = _item(row, ref, raw, agents)
+        if not isinstance(item, Refused):
+            source_id = item["source_id"]
+            first, first_ref = first_seen.setdefault(source_id, (row, ref))
+            if first != row and not keep_repeats:
+                where = f"message {first}" if first_ref is None else f"file {first_ref}"
+                reason = f"repeat of Message-ID {source_id} first seen at {where}"
+                item = Refused(row, reason, ref or source_id)
+        yield item
+        done, bytes_done = done + 1, bytes_done + len(raw)
+        if on_progress is not None and done % max(1, every) == 0:
+            on_progress(Progress("emit", done, min(bytes_done, size), size))
+    if on_progress is not None:
+        on_progress(Progress("emit", done, size, size))

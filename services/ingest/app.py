@@ -1,0 +1,136 @@
+"""HTTP ingest: ``POST /v1/contacts`` takes one contact or a batch and publishes it to Kafka.
+
+A batch is all-or-nothing by default: if any contact is invalid the answer is 422 with every
+problem listed by position, and nothing is published. ``?partial=true`` publishes the valid
+ones and lists the refused ones (importers use it, so one bad row does not hold back a file).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+import orjson
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+
+from ascolto.config import Settings
+from ascolto.validation import InvalidContact, validate
+from services.ingest.metrics import IngestMetrics
+from services.ingest.publisher import Publisher
+
+log = logging.getLogger("ascolto.ingest")
+
+PUBLISHER = web.AppKey("publisher", Publisher)
+METRICS = web.AppKey("metrics", IngestMetrics)
+REGISTRY = web.AppKey("registry", CollectorRegistry)
+SETTINGS = web.AppKey("settings", Settings)
+
+
+def _error(status: int, message: str, **extra: Any) -> web.Response:
+    return web.json_response({"error": message, **extra}, status=status, dumps=_dumps)
+
+
+def _dumps(obj: Any) -> str:
+    return orjson.dumps(obj).decode()
+
+
+async def post_contacts(request: web.Request) -> web.Response:
+    started = time.perf_counter()
+    metrics = request.app[METRICS]
+    settings = request.app[SETTINGS]
+    try:
+        payload = orjson.loads(await request.read())
+    except orjson.JSONDecodeError as exc:
+        metrics.rejected.labels("malformed_json").inc()
+        return _error(400, f"request body is not valid JSON: {exc}")
+
+    if isinstance(payload, dict) and "contacts" in payload:
+        payload = payload["contacts"]
+    items = payload if isinstance(payload, list) else [payload]
+    metrics.received.inc(len(items))
+    metrics.batch_size.observe(len(items))
+    if not items:
+        return _error(400, "no contacts in the request")
+    if len(items) > settings.ingest.max_batch:
+        metrics.rejected.labels("too_large").inc(len(items))
+        return _error(413, f"at most {settings.ingest.max_batch} contacts per request")
+
+    now_ms = int(time.time() * 1000)
+    valid: list[dict[str, Any]] = []
+    refused: list[dict[str, Any]] = []
+    for position, raw in enumerate(items):
+        if isinstance(raw, dict):
+            raw.pop("received_at", None)  # ingest is the one that says when it received it
+        try:
+            valid.append(validate(raw, received_at=now_ms))
+        except InvalidContact as exc:
+            refused.append({"index": position, "errors": exc.errors})
+    partial = request.query.get("partial", "false").lower() in ("1", "true", "yes")
+    if refused:
+        metrics.rejected.labels("invalid").inc(len(refused))
+        if not partial:
+            request_seconds = time.perf_counter() - started
+            metrics.request_seconds.labels("invalid").observe(request_seconds)
+            return _error(
+                422,
+                f"{len(refused)} of {len(items)} contacts are invalid; nothing was published",
+                refused=refused,
+            )
+
+    try:
+        await request.app[PUBLISHER].publish(valid)
+    except Exception as exc:
+        log.exception("publishing %d contacts failed", len(valid))
+        metrics.publish_errors.inc(len(valid))
+        metrics.request_seconds.labels("error").observe(time.perf_counter() - started)
+        return _error(503, f"Kafka did not acknowledge the contacts, retry: {exc}")
+    for contact in valid:
+        metrics.published.labels(contact["channel"]).inc()
+    metrics.request_seconds.labels("accepted").observe(time.perf_counter() - started)
+    return web.json_response(
+        {"accepted": len(valid), "ids": [c["contact_id"] for c in valid], "refused": refused},
+        status=202,
+        dumps=_dumps,
+    )
+
+
+async def healthz(request: web.Request) -> web.Response:
+    ok = request.app[PUBLISHER].connected()
+    return web.json_response({"ok": ok}, status=200 if ok else 503)
+
+
+async def metrics_view(request: web.Request) -> web.Response:
+    body = generate_latest(request.app[REGISTRY])
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+def create_app(settings: Settings, publisher: Publisher | None = None) -> web.Application:
+    registry = CollectorRegistry()
+    app = web.Application(client_max_size=settings.ingest.max_body_bytes)
+    app[SETTINGS] = settings
+    app[REGISTRY] = registry
+    app[METRICS] = IngestMetrics.create(registry)
+    app[PUBLISHER] = publisher or Publisher(settings.kafka)
+    app.router.add_post("/v1/contacts", post_contacts)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/metrics", metrics_view)
+
+    async def close_publisher(app: web.Application) -> None:
+        await asyncio.get_running_loop().run_in_executor(None, app[PUBLISHER].close)
+
+    app.on_cleanup.append(close_publisher)
+    return app
+
+
+def serve(settings: Settings) -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    web.run_app(
+        create_app(settings),
+        host=settings.ingest.host,
+        port=settings.ingest.port,
+        access_log=None,
+        print=lambda *_: log.info("ingest listening on :%d", settings.ingest.port),
+    )

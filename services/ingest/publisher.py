@@ -1,0 +1,84 @@
+"""Publishes contacts to Kafka with kafka-python, bridged to asyncio.
+
+kafka-python's producer batches in its own I/O thread; a request waits for every one of its
+contacts to be acknowledged by all in-sync replicas (acks=all) before answering 202.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from typing import Any
+
+from kafka import KafkaProducer
+
+from ascolto.config import KafkaSettings
+from schemas import codec
+
+
+def routing_key(contact: dict[str, Any]) -> bytes:
+    """One customer of one brand stays on one partition, so a conversation keeps its order."""
+    handle = contact["customer_handle"].strip().lstrip("@").casefold()
+    return f"{contact['brand'].casefold()}\x1f{handle}".encode()
+
+
+class Publisher:
+    def __init__(self, settings: KafkaSettings) -> None:
+        self._topic = settings.raw
+        self._codec = codec()
+        self._producer = KafkaProducer(
+            bootstrap_servers=settings.bootstrap,
+            client_id="ascolto-ingest",
+            acks="all",
+            enable_idempotence=True,
+            linger_ms=5,
+            batch_size=512 * 1024,
+            max_request_size=8 * 1024 * 1024,
+            retries=10,
+        )
+
+    def connected(self) -> bool:
+        """The producer knows the raw topic's partitions (metadata fetched, broker reachable)."""
+        try:
+            return bool(self._producer.partitions_for(self._topic))
+        except Exception:
+            return False
+
+    async def publish(self, contacts: Sequence[dict[str, Any]]) -> None:
+        """Send all; return when Kafka acknowledged all, raise if any failed."""
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[None] = loop.create_future()
+        pending = len(contacts)
+        errors: list[BaseException] = []
+
+        def settle(error: BaseException | None) -> None:
+            nonlocal pending
+            pending -= 1
+            if error is not None:
+                errors.append(error)
+            if pending == 0 and not done.done():
+                if errors:
+                    done.set_exception(errors[0])
+                else:
+                    done.set_result(None)
+
+        def ok(_: Any) -> None:
+            loop.call_soon_threadsafe(settle, None)
+
+        def failed(exc: BaseException) -> None:
+            loop.call_soon_threadsafe(settle, exc)
+
+        if not contacts:
+            return
+        encode = self._codec.encode
+        for contact in contacts:
+            future = self._producer.send(
+                self._topic, key=routing_key(contact), value=encode("Contact", contact)
+            )
+            future.add_callback(ok)
+            future.add_errback(failed)
+        await done
+
+    def close(self) -> None:
+        self._producer.flush(timeout=10)
+        self._producer.close(timeout=10)

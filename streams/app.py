@@ -1,0 +1,286 @@
+"""The Faust app: topics, tables and agents wired together.
+
+    contacts.raw --route--> contacts.keyed --thread--> contacts.enriched --index--> ES contacts
+         |                                     |-----> conversations     --index--> ES conversations
+         +--> contacts.dlq (any stage)
+
+Agents only move data: read a batch, call the rules (streams.rules, streams.agents.*_batch),
+write the results. Every agent runs with concurrency 1 and batches with ``take_events``;
+faust acknowledges a batch only after the loop body returns, and the body never raises (a
+failure is retried or dead-lettered), so offsets are committed only for work that is done.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+import faust
+from elasticsearch import AsyncElasticsearch
+from faust.types import EventT, StreamT
+from prometheus_client import CollectorRegistry, generate_latest
+
+from ascolto.config import Settings
+from schemas import Codec, codec
+from streams.agents import index as index_stage
+from streams.agents import thread as thread_stage
+from streams.agents.route import route_batch
+from streams.metrics import WorkerMetrics
+from streams.rules.enrich import Enricher
+from streams.rules.threading import ThreadingParams
+from streams.sinks.dead_letter import DeadLetter
+from streams.sinks.elastic import ElasticSink
+
+log = logging.getLogger("ascolto.worker")
+
+
+@dataclass
+class Pipeline:
+    """Everything the agents share besides Faust itself."""
+
+    settings: Settings
+    codec: Codec
+    metrics: WorkerMetrics
+    enricher: Enricher
+    params: ThreadingParams
+    es: AsyncElasticsearch
+    sink: ElasticSink
+
+
+def _raw_topic(app: faust.App, name: str, **kwargs: Any) -> faust.TopicT:
+    return app.topic(
+        name, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw", **kwargs
+    )
+
+
+def create_app(settings: Settings) -> faust.App:
+    w, k = settings.worker, settings.kafka
+    app = faust.App(
+        w.app_id,
+        broker=f"kafka://{k.bootstrap}",
+        store=w.store,
+        datadir=str(w.data_dir),
+        topic_partitions=k.partitions,
+        topic_replication_factor=1,
+        web_host=w.web_host,
+        web_port=w.web_port,
+        web_bind=w.web_host,
+        consumer_auto_offset_reset="earliest",
+        processing_guarantee="at_least_once",
+        # A crashed worker's partitions move to the others after 10 s, not a minute.
+        broker_session_timeout=10.0,
+        broker_heartbeat_interval=2.0,
+        broker_commit_every=1000,
+        broker_commit_interval=1.0,
+        producer_linger_ms=5,
+        producer_max_batch_size=512 * 1024,
+        producer_acks=-1,
+        stream_buffer_maxsize=8192,
+        table_standby_replicas=0,
+    )
+    registry = CollectorRegistry()
+    metrics = WorkerMetrics.create(registry)
+    es = AsyncElasticsearch(settings.elastic.url, request_timeout=60)
+    t = settings.worker.threading
+    pipe = Pipeline(
+        settings=settings,
+        codec=codec(),
+        metrics=metrics,
+        enricher=Enricher.from_file(w.intents_path),
+        params=ThreadingParams(
+            thread_window_ms=t.thread_window_s * 1000,
+            near_dup_window_ms=t.near_dup_window_s * 1000,
+            inactivity_ms=t.inactivity_s * 1000,
+        ),
+        es=es,
+        sink=ElasticSink(es, metrics, max_actions=settings.elastic.bulk_max_actions),
+    )
+
+    raw = _raw_topic(app, k.raw)
+    keyed = _raw_topic(app, k.keyed)
+    enriched = _raw_topic(app, k.enriched)
+    conversations = _raw_topic(app, k.conversations)
+    dlq = _raw_topic(app, k.dlq)
+    customers = _raw_topic(app, k.customers)
+
+    # The directory is global: every worker needs every customer to route any contact.
+    # key_type/value_type bytes: faust then (de)serialises table changelogs as raw bytes.
+    directory = app.GlobalTable(
+        "customer-directory", key_type=bytes, value_type=bytes, partitions=1
+    )
+    # Timelines are partitioned like contacts.keyed. use_partitioner: the changelog partition
+    # comes from the key, not from "the current event", which is wrong inside a batch.
+    timelines = app.Table("timelines", key_type=bytes, value_type=bytes, use_partitioner=True)
+
+    async def dead_letter(letters: Sequence[DeadLetter]) -> None:
+        for letter in letters:
+            await dlq.send(key=(letter.contact_id or "").encode() or None, value=letter.encode())
+            metrics.dead_lettered.labels(letter.stage, letter.reason_code).inc()
+
+    @lru_cache(maxsize=65536)
+    def _decode_profile(raw_profile: bytes) -> dict[str, Any]:
+        return pipe.codec.decode(raw_profile, expect="Customer")
+
+    def lookup(identity: str) -> dict[str, Any] | None:
+        raw_profile = directory.get(identity.encode())
+        return _decode_profile(raw_profile) if raw_profile else None
+
+    @app.agent(customers, concurrency=1)
+    async def load_directory(stream: StreamT) -> None:
+        async for event in stream.events():
+            key = event.message.key
+            if not key:
+                continue
+            if event.message.value is None:
+                directory.pop(key, None)
+            else:
+                directory[key] = event.message.value
+
+    async def batches(
+        stream: StreamT, stage: str, handle: Callable[[Sequence[EventT]], Awaitable[None]]
+    ) -> None:
+        async for events in stream.take_events(w.batch_size, within=w.batch_within_s):
+            started = time.perf_counter()
+            metrics.batch_size.labels(stage).observe(len(events))
+            attempt = 0
+            while True:
+                try:
+                    await _finish_even_if_cancelled(handle(events))
+                    break
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    # Never let an exception leave the loop: faust would acknowledge the batch
+                    # on the way out. Retrying is safe, every write downstream is idempotent.
+                    attempt += 1
+                    log.exception("%s: batch of %d failed, retry %d", stage, len(events), attempt)
+                    metrics.batch_retries.labels(stage).inc()
+                    await asyncio.sleep(min(30.0, 0.5 * 2**attempt))
+            metrics.stage_seconds.labels(stage).observe(time.perf_counter() - started)
+
+    @app.agent(raw, concurrency=1)
+    async def route(stream: StreamT) -> None:
+        async def handle(events: Sequence[EventT]) -> None:
+            routed = route_batch(events, pipe.codec, pipe.enricher, lookup)
+            for key, value in routed.keyed:
+                await keyed.send(key=key, value=value)
+            await dead_letter(routed.dead)
+            for channel, direction in routed.channels:
+                metrics.processed.labels(channel, direction).inc()
+            metrics.published.labels("contacts.keyed").inc(len(routed.keyed))
+
+        await batches(stream, "route", handle)
+
+    @app.agent(keyed, concurrency=1)
+    async def thread(stream: StreamT) -> None:
+        retention_ms = t.retention_s * 1000
+
+        async def handle(events: Sequence[EventT]) -> None:
+            items: list[tuple[bytes, dict[str, Any]]] = []
+            dead: list[DeadLetter] = []
+            for event in events:
+                try:
+                    record = pipe.codec.decode(event.message.value, expect="EnrichedContact")
+                except Exception as exc:
+                    dead.append(DeadLetter.of_event(event, "thread", "schema", str(exc)))
+                    continue
+                items.append((event.message.key, record))
+            now = thread_stage.now_ms()
+            for key, records in thread_stage.group_by_key(items).items():
+                state = thread_stage.TimelineState.load(timelines.get(key))
+                new_state, out = thread_stage.thread_timeline(
+                    state, records, pipe.params, retention_ms, now
+                )
+                if new_state is not state:
+                    timelines[key] = new_state.dump()
+                for contact_key, record in out.contacts:
+                    await enriched.send(
+                        key=contact_key, value=pipe.codec.encode("EnrichedContact", record)
+                    )
+                for conv_key, conv in out.conversations:
+                    value = None if conv is None else pipe.codec.encode("Conversation", conv)
+                    await conversations.send(key=conv_key, value=value)
+                metrics.deduplicated.labels("exact").inc(out.exact_duplicates)
+                metrics.deduplicated.labels("near").inc(out.near_duplicates)
+                metrics.evicted.inc(out.evicted)
+                metrics.published.labels("contacts.enriched").inc(len(out.contacts))
+                metrics.published.labels("conversations").inc(len(out.conversations))
+                for message, view in out.answered:
+                    metrics.response_seconds.labels(
+                        message["channel"], message["brand"], "any"
+                    ).observe(view.response_time_s or 0.0)
+            await dead_letter(dead)
+
+        await batches(stream, "thread", handle)
+
+    @app.agent(enriched, concurrency=1)
+    async def index_contacts(stream: StreamT) -> None:
+        alias = settings.elastic.contacts
+
+        async def handle(events: Sequence[EventT]) -> None:
+            actions, dead, first_received = index_stage.contact_actions(
+                events, pipe.codec, "index_contacts"
+            )
+            failed = await pipe.sink.write(alias, actions)
+            indexed_at = time.time()
+            for contact_id, received_at in first_received.items():
+                metrics.latency.observe(max(0.0, indexed_at - received_at / 1000))
+            dead += [
+                DeadLetter.of_event(events[0], "index", "index_mapping", f.reason, f.action.doc_id)
+                for f in failed
+            ]
+            await dead_letter(dead)
+
+        await batches(stream, "index_contacts", handle)
+
+    @app.agent(conversations, concurrency=1)
+    async def index_conversations(stream: StreamT) -> None:
+        alias = settings.elastic.conversations
+
+        async def handle(events: Sequence[EventT]) -> None:
+            actions, dead = index_stage.conversation_actions(
+                events, pipe.codec, "index_conversations"
+            )
+            failed = await pipe.sink.write(alias, actions)
+            dead += [
+                DeadLetter.of_event(events[0], "index", "index_mapping", f.reason, f.action.doc_id)
+                for f in failed
+            ]
+            await dead_letter(dead)
+
+        await batches(stream, "index_conversations", handle)
+
+    @app.timer(interval=5.0)
+    async def gauges() -> None:
+        metrics.timelines.set(len(timelines))
+
+    @app.page("/metrics")
+    async def metrics_page(web: Any, request: Any) -> Any:
+        # aiohttp wants the charset apart from the content type
+        return web.bytes(generate_latest(registry), content_type="text/plain; version=0.0.4")
+
+    @app.page("/healthz")
+    async def healthz(web: Any, request: Any) -> Any:
+        return web.json({"ok": True})
+
+    app.pipeline = pipe  # type: ignore[attr-defined]
+    return app
+
+
+async def _finish_even_if_cancelled(work: Awaitable[None]) -> None:
+    """Run a batch to completion even if the worker is asked to stop meanwhile.
+
+    faust acknowledges a batch when the loop body exits, also when it exits by cancellation
+    at shutdown: finishing the writes first keeps "acknowledged" meaning "written".
+    """
+    task = asyncio.ensure_future(work)
+    try:
+        await asyncio.shield(task)
+    except asyncio.CancelledError:
+        await asyncio.wait({task}, timeout=30)
+        raise

@@ -1,0 +1,146 @@
+"""The worker's metrics: names, help, units and label sets in one place.
+
+Labels take bounded values only (channel, direction, stage, reason, kind, index): never a
+customer, contact or conversation id. Each worker process serves its own registry on its
+own web port, and Prometheus scrapes every worker as a separate target.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+Stage = Literal["route", "thread", "index_contacts", "index_conversations", "sla"]
+STAGES: tuple[Stage, ...] = ("route", "thread", "index_contacts", "index_conversations", "sla")
+CHANNELS = ("social", "email", "web_form", "chat", "phone")
+DLQ_REASONS = ("decode", "schema", "validation", "enrichment", "index_mapping")
+
+# From sub-second live processing to a day-long replay backlog.
+LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300, 1800, 3600, 86400)
+# Response times: seconds (chat) to days (email backlog).
+RESPONSE_BUCKETS = (30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 14400, 21600, 43200, 86400,
+                    172800, 604800)  # fmt: skip
+STAGE_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5)
+BATCH_BUCKETS = (1, 5, 10, 25, 50, 100, 250, 500, 1000, 2000, 5000)
+
+
+@dataclass(frozen=True)
+class WorkerMetrics:
+    registry: CollectorRegistry
+    processed: Counter
+    indexed: Counter
+    deduplicated: Counter
+    dead_lettered: Counter
+    published: Counter
+    latency: Histogram
+    stage_seconds: Histogram
+    batch_size: Histogram
+    bulk_errors: Counter
+    bulk_retries: Counter
+    response_seconds: Histogram
+    timelines: Gauge
+    evicted: Counter
+    batch_retries: Counter
+
+    @classmethod
+    def create(cls, registry: CollectorRegistry) -> WorkerMetrics:
+        m = cls(
+            registry=registry,
+            processed=Counter(
+                "ascolto_contacts_processed",
+                "Contacts decoded, validated and enriched by the route stage.",
+                ["channel", "direction"],
+                registry=registry,
+            ),
+            indexed=Counter(
+                "ascolto_documents_indexed",
+                "Documents Elasticsearch accepted (bulk items created or updated).",
+                ["index"],
+                registry=registry,
+            ),
+            deduplicated=Counter(
+                "ascolto_contacts_deduplicated",
+                "Contacts recognised as duplicates: exact redeliveries (dropped) and "
+                "near-duplicates (kept, linked to the original).",
+                ["kind"],
+                registry=registry,
+            ),
+            dead_lettered=Counter(
+                "ascolto_contacts_dead_lettered",
+                "Messages sent to the dead-letter topic, by stage and reason.",
+                ["stage", "reason"],
+                registry=registry,
+            ),
+            published=Counter(
+                "ascolto_records_published",
+                "Records published to output topics.",
+                ["topic"],
+                registry=registry,
+            ),
+            latency=Histogram(
+                "ascolto_end_to_end_latency_seconds",
+                "From ingest's received_at to the contact being indexed in Elasticsearch.",
+                buckets=LATENCY_BUCKETS,
+                registry=registry,
+            ),
+            stage_seconds=Histogram(
+                "ascolto_stage_duration_seconds",
+                "Processing time of one batch in a stage, I/O included.",
+                ["stage"],
+                buckets=STAGE_BUCKETS,
+                registry=registry,
+            ),
+            batch_size=Histogram(
+                "ascolto_batch_size",
+                "Messages per batch taken from a topic.",
+                ["stage"],
+                buckets=BATCH_BUCKETS,
+                registry=registry,
+            ),
+            bulk_errors=Counter(
+                "ascolto_elasticsearch_bulk_errors",
+                "Bulk items Elasticsearch refused: retryable (429, 5xx) or permanent.",
+                ["index", "kind"],
+                registry=registry,
+            ),
+            bulk_retries=Counter(
+                "ascolto_elasticsearch_bulk_retries",
+                "Bulk requests retried after a retryable failure.",
+                ["index"],
+                registry=registry,
+            ),
+            response_seconds=Histogram(
+                "ascolto_response_time_seconds",
+                "Event-time response time of answered customer messages.",
+                ["channel", "brand", "target"],
+                buckets=RESPONSE_BUCKETS,
+                registry=registry,
+            ),
+            timelines=Gauge(
+                "ascolto_customer_timelines",
+                "Customer timelines held in this worker's table partitions.",
+                registry=registry,
+            ),
+            evicted=Counter(
+                "ascolto_conversations_evicted",
+                "Conversations dropped from state after the retention period.",
+                registry=registry,
+            ),
+            batch_retries=Counter(
+                "ascolto_batch_retries",
+                "Batches retried after an unexpected failure (the batch stays unacknowledged).",
+                ["stage"],
+                registry=registry,
+            ),
+        )
+        for channel in CHANNELS:
+            for direction in ("inbound", "outbound"):
+                m.processed.labels(channel, direction)
+        for stage in STAGES:
+            m.stage_seconds.labels(stage)
+            m.batch_size.labels(stage)
+        for kind in ("exact", "near"):
+            m.deduplicated.labels(kind)
+        return m

@@ -1,0 +1,207 @@
+"""Enrichment of one contact: language, sentiment, intent, visibility, priority, asks_customer.
+
+Pure: no I/O after construction, no clock. Build one `Enricher` per process (it loads the
+language models and the rules file) and call `enrich` / `enrich_many` from the agent:
+
+    enricher = Enricher.from_file(settings.intents_path)     # at start-up; raises ConfigError
+    enrichment = enricher.enrich(contact, tier="vip")
+
+Inbound contacts (from a customer) get every field. Outbound ones (agent replies, closes) get
+language and sentiment, intent and priority None, and asks_customer: does the agent wait on
+the customer. See deploy/config/intents.yaml for the intent, asks_customer and priority rules.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final, TypedDict
+
+import yaml
+
+from streams.rules.intent import (
+    AsksCustomerMatcher,
+    Intent,
+    IntentMatcher,
+    RuleError,
+    parse_asks_customer,
+    parse_intents,
+    prepare,
+)
+from streams.rules.language import LanguageDetector, normalize_code
+from streams.rules.priority import (
+    UNMEASURED,
+    Priority,
+    PriorityTable,
+    Visibility,
+    parse_priority,
+    visibility,
+)
+from streams.rules.sentiment import SentimentLabel, SentimentScorer
+
+# The rules file in a checkout of this repository; deployments pass their own path.
+DEFAULT_CONFIG_PATH: Final = Path(__file__).resolve().parents[2] / "deploy/config/intents.yaml"
+
+_TOP_KEYS = frozenset({"version", "intents", "asks_customer", "priority"})
+_VERSION = 1
+
+
+class ConfigError(ValueError):
+    """The rules file is unreadable or invalid; the message starts with the file's path."""
+
+
+class Enrichment(TypedDict):
+    language: str  # ISO 639-1, or "und"
+    sentiment_score: float  # VADER compound in [-1, 1]; 0.0 when not measured
+    sentiment_label: SentimentLabel
+    sentiment_supported: bool  # False: language not covered, score/label are placeholders
+    intent: Intent | None  # None for outbound
+    visibility: Visibility
+    priority: Priority | None  # None for outbound
+    asks_customer: bool  # outbound only: the agent waits on the customer; False for inbound
+
+
+@dataclass(frozen=True)
+class Rules:
+    """The parsed rules file."""
+
+    intents: IntentMatcher
+    asks_customer: AsksCustomerMatcher
+    priority: PriorityTable
+
+
+def parse_rules(raw: object, source: str) -> Rules:
+    """Rules from the parsed YAML document; ConfigError naming `source` if invalid."""
+    try:
+        if not isinstance(raw, Mapping):
+            raise RuleError("the file must be a mapping with keys " + ", ".join(sorted(_TOP_KEYS)))
+        unknown = sorted(str(k) for k in raw if k not in _TOP_KEYS)
+        if unknown:
+            raise RuleError(
+                f"unknown top-level key(s) {', '.join(unknown)} "
+                f"(allowed: {', '.join(sorted(_TOP_KEYS))})"
+            )
+        if raw.get("version") != _VERSION:
+            raise RuleError(f"version must be {_VERSION}, got {raw.get('version')!r}")
+        return Rules(
+            intents=IntentMatcher(parse_intents(raw.get("intents"))),
+            asks_customer=parse_asks_customer(raw.get("asks_customer")),
+            priority=parse_priority(raw.get("priority")),
+        )
+    except RuleError as e:
+        raise ConfigError(f"{source}: {e}") from None
+
+
+def load_rules(path: str | Path) -> Rules:
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{path}: not valid YAML: {e}") from None
+    return parse_rules(raw, str(path))
+
+
+# -- the text the rules look at ------------------------------------------------------------
+
+# Where quoted history starts in an e-mail reply: everything from there on is dropped.
+_HISTORY = re.compile(
+    r"^(?:On\s[^\n]{0,200}(?:\n[^\n]{0,200})?\swrote:"
+    r"|Il\s+giorno\s[^\n]{0,200}(?:\n[^\n]{0,200})?\s(?:ha\s+scritto|scrisse):"
+    r"|-{2,}\s*(?:Original\s+Message|Messaggio\s+originale)\s*-{2,}"
+    r"|From:\s[^\n]*\n(?:Sent|Date|Inviato|Data):)",
+    re.MULTILINE | re.IGNORECASE,
+)
+_SIGNATURE = re.compile(r"^-- ?$", re.MULTILINE)
+_QUOTED_LINE = re.compile(r"^[ \t]*>[^\n]*\n?", re.MULTILINE)
+
+
+def message_text(contact: Mapping[str, Any]) -> str:
+    """Subject and body as written by the sender: no quoted history, no signature."""
+    body: str = contact.get("body") or ""
+    for marker in (_HISTORY, _SIGNATURE):
+        m = marker.search(body)
+        if m:
+            body = body[: m.start()]
+    if ">" in body:
+        body = _QUOTED_LINE.sub("", body)
+    subject = contact.get("subject")
+    return f"{subject}\n{body}" if subject else body
+
+
+# -- the enricher ---------------------------------------------------------------------------
+
+
+class Enricher:
+    """Build once (about a second: language models), then enrich any number of contacts."""
+
+    def __init__(
+        self,
+        rules: Rules,
+        *,
+        detector: LanguageDetector | None = None,
+        scorer: SentimentScorer | None = None,
+        rule_chars: int = 2000,
+    ) -> None:
+        """rule_chars: intent and asks_customer rules look at the first rule_chars characters
+        of the message text (subject + body without quoted history)."""
+        self.rules = rules
+        self.detector = detector or LanguageDetector()
+        self.scorer = scorer or SentimentScorer()
+        self.rule_chars = rule_chars
+
+    @classmethod
+    def from_file(cls, path: str | Path = DEFAULT_CONFIG_PATH, **kwargs: Any) -> Enricher:
+        """Raises ConfigError (naming the file, the entry and the bad value) if invalid."""
+        return cls(load_rules(path), **kwargs)
+
+    def enrich(self, contact: Mapping[str, Any], tier: str | None = None) -> Enrichment:
+        text = message_text(contact)
+        language = normalize_code(contact.get("language")) or self.detector.detect(text)
+        return self._enrich(contact, tier, text, language)
+
+    def enrich_many(
+        self, contacts: Sequence[Mapping[str, Any]], tiers: Sequence[str | None] | None = None
+    ) -> list[Enrichment]:
+        """Same as [enrich(c, t) for c, t in zip(contacts, tiers)], with language detection
+        for the batch run in parallel on all cores. tiers: one per contact, or None."""
+        if tiers is None:
+            tiers = [None] * len(contacts)
+        elif len(tiers) != len(contacts):
+            raise ValueError(f"{len(contacts)} contacts but {len(tiers)} tiers")
+        texts = [message_text(c) for c in contacts]
+        known = [normalize_code(c.get("language")) for c in contacts]
+        todo = [i for i, code in enumerate(known) if code is None]
+        for i, code in zip(todo, self.detector.detect_many([texts[i] for i in todo]), strict=True):
+            known[i] = code
+        return [
+            self._enrich(c, t, text, lang or "und")
+            for c, t, text, lang in zip(contacts, tiers, texts, known, strict=True)
+        ]
+
+    def _enrich(
+        self, contact: Mapping[str, Any], tier: str | None, text: str, language: str
+    ) -> Enrichment:
+        sentiment = self.scorer.score(text, language)
+        vis = visibility(contact["channel"], contact.get("attributes"))
+        rule_text = prepare(text[: self.rule_chars])
+        intent: Intent | None = None
+        priority: Priority | None = None
+        asks = False
+        if contact["direction"] == "outbound":
+            asks = self.rules.asks_customer.asks(rule_text)
+        else:
+            intent = self.rules.intents.match(rule_text, sentiment.label)
+            row = sentiment.label if sentiment.supported else UNMEASURED
+            priority = self.rules.priority.priority(intent, row, tier, vis)
+        return Enrichment(
+            language=language,
+            sentiment_score=sentiment.score,
+            sentiment_label=sentiment.label,
+            sentiment_supported=sentiment.supported,
+            intent=intent,
+            visibility=vis,
+            priority=priority,
+            asks_customer=asks,
+        )

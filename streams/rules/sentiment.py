@@ -1,0 +1,91 @@
+"""Sentiment of a contact: a score in [-1, 1] and a label, where a published method applies.
+
+English: VADER (Hutto & Gilbert, ICWSM 2014; vaderSentiment, lexicon shipped in the package),
+compound score with the thresholds its authors recommend: >= 0.05 positive, <= -0.05 negative,
+neutral between.
+
+Other languages: no published lexicon or model usable offline was found on PyPI for Italian
+(FEEL-IT/pysentimiento download transformer weights at run time; the one package that ships
+the Sentix lexicon, compling, no longer installs). VADER's lexicon is English words, so running
+it on Italian would score mostly English look-alikes: instead the result is neutral, score 0.0,
+`supported=False`, so that consumers can tell "not measured" from "measured neutral".
+
+"und" (emoji only, too short to tell) is scored by VADER too: what is left in such a text is
+emoticons, emoji and tokens like "ok"/"no", which is what VADER's lexicon covers.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, NamedTuple
+
+from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+from streams.rules.language import UNDETERMINED
+
+SentimentLabel = Literal["negative", "neutral", "positive"]
+
+# VADER's published thresholds on the compound score.
+POSITIVE_THRESHOLD = 0.05
+NEGATIVE_THRESHOLD = -0.05
+
+SUPPORTED_LANGUAGES = frozenset({"en", UNDETERMINED})
+
+
+class Sentiment(NamedTuple):
+    score: float
+    label: SentimentLabel
+    supported: bool
+
+
+UNSUPPORTED = Sentiment(0.0, "neutral", False)
+
+
+def label_for(score: float) -> SentimentLabel:
+    if score >= POSITIVE_THRESHOLD:
+        return "positive"
+    if score <= NEGATIVE_THRESHOLD:
+        return "negative"
+    return "neutral"
+
+
+class WindowedVader(SentimentIntensityAnalyzer):
+    """VADER 3.3.2 with the same scores at linear instead of quadratic cost.
+
+    For every sentiment word, VADER's `_negation_check` and `_special_idioms_check` lower-case
+    the whole text's word list, yet read only the words from i-3 to i+2. These overrides pass
+    that window. For i < 3 the full list is passed, because VADER then reads negative indices
+    (the end of the list) and a window would change the result. test_sentiment.py checks the
+    scores equal the stock analyzer's; revisit this class if vaderSentiment is upgraded.
+    """
+
+    @staticmethod
+    def _negation_check(valence: float, words: list[str], start_i: int, i: int) -> float:
+        if i >= 3:
+            words, i = words[i - 3 : i + 3], 3
+        return SentimentIntensityAnalyzer._negation_check(valence, words, start_i, i)
+
+    @staticmethod
+    def _special_idioms_check(valence: float, words: list[str], i: int) -> float:
+        if i >= 3:
+            words, i = words[i - 3 : i + 3], 3
+        return SentimentIntensityAnalyzer._special_idioms_check(valence, words, i)
+
+
+class SentimentScorer:
+    """Scores texts; build once (loading VADER's lexicon takes ~50 ms)."""
+
+    def __init__(self, *, max_chars: int = 1000) -> None:
+        """max_chars: only the first max_chars characters (cut at a word boundary) are scored:
+        a whole tweet or ordinary e-mail, and a bounded cost (~0.2 us a character) for the
+        rare very long body."""
+        self.max_chars = max_chars
+        self._vader = WindowedVader()
+
+    def score(self, text: str, language: str) -> Sentiment:
+        if language not in SUPPORTED_LANGUAGES:
+            return UNSUPPORTED
+        if len(text) > self.max_chars:
+            cut = text.rfind(" ", 0, self.max_chars + 1)
+            text = text[: cut if cut > 0 else self.max_chars]
+        compound = float(self._vader.polarity_scores(text)["compound"])
+        return Sentiment(compound, label_for(compound), True)

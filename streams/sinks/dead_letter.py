@@ -1,0 +1,54 @@
+"""Dead letters: what failed, why, and the original bytes, on the contacts.dlq topic."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from faust.types import EventT
+
+from schemas import codec
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    stage: str
+    reason_code: str  # bounded: decode, schema, validation, enrichment, index_mapping
+    reason: str
+    source_topic: str
+    source_partition: int
+    source_offset: int
+    original: bytes
+    contact_id: str | None = None
+
+    @classmethod
+    def of_event(
+        cls, event: EventT, stage: str, reason_code: str, reason: str, contact_id: str | None = None
+    ) -> DeadLetter:
+        message = event.message
+        return cls(
+            stage=stage,
+            reason_code=reason_code,
+            reason=reason,
+            source_topic=message.topic,
+            source_partition=message.partition,
+            source_offset=message.offset,
+            original=message.value if isinstance(message.value, bytes) else b"",
+            contact_id=contact_id,
+        )
+
+    def encode(self) -> bytes:
+        return codec().encode(
+            "DeadLetter",
+            {
+                "reason": self.reason,
+                "reason_code": self.reason_code,
+                "stage": self.stage,
+                "source_topic": self.source_topic,
+                "source_partition": self.source_partition,
+                "source_offset": self.source_offset,
+                "contact_id": self.contact_id,
+                "original": self.original,
+                "failed_at": int(time.time() * 1000),
+            },
+        )

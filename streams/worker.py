@@ -1,0 +1,18 @@
+"""Runs one Faust worker process: ``ascolto worker``."""
+
+from __future__ import annotations
+
+import faust
+
+from ascolto.config import Settings
+from ascolto.search import setup_indices
+from ascolto.topics import ensure_topics
+from streams.app import create_app
+
+
+def run(settings: Settings, loglevel: str = "info") -> None:
+    ensure_topics(settings.kafka)
+    setup_indices(settings.elastic)
+    app = create_app(settings)
+    worker = faust.Worker(app, loglevel=loglevel, quiet=True, override_logging=True)
+    worker.execute_from_commandline()
