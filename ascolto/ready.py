@@ -40,9 +40,7 @@ def prometheus(settings: Settings) -> bool:
 
 
 def ingest(settings: Settings) -> bool:
-    return json.loads(_get(f"http://{settings.ingest.host}:{settings.ingest.port}/healthz"))[
-        "ok"
-    ]
+    return json.loads(_get(f"http://{settings.ingest.host}:{settings.ingest.port}/healthz"))["ok"]
 
 
 def worker(settings: Settings) -> bool:

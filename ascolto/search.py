@@ -59,7 +59,7 @@ def setup_indices(settings: ElasticSettings, es: Elasticsearch | None = None) ->
 
 def delete_indices(settings: ElasticSettings, es: Elasticsearch | None = None) -> None:
     """Remove everything setup_indices made for this prefix (tests use their own prefixes)."""
-    es = es or client(settings)
+    es = (es or client(settings)).options(ignore_status=404)
     for alias, index in index_names(settings).items():
-        es.indices.delete(index=index, ignore_unavailable=True)
-        es.indices.delete_index_template(name=alias, ignore_unavailable=True)
+        es.indices.delete(index=index)
+        es.indices.delete_index_template(name=alias)

@@ -72,7 +72,9 @@ def parse_timestamp_ms(value: Any) -> int:
         if parsed.tzinfo is None:
             raise ValueError(f"timestamp {value!r} has no time zone (add Z or +00:00)")
         return int(parsed.timestamp() * 1000)
-    raise ValueError(f"must be epoch milliseconds or an ISO-8601 string, got {type(value).__name__}")
+    raise ValueError(
+        f"must be epoch milliseconds or an ISO-8601 string, got {type(value).__name__}"
+    )
 
 
 def _text(

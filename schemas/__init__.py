@@ -65,7 +65,7 @@ class Codec:
             )
             canonical = to_parsing_canonical_form(parsed)
             fp = struct.pack("<Q", int(fingerprint(canonical, "CRC-64-AVRO"), 16))
-            name = parsed["name"].rsplit(".", 1)[-1]
+            name = str(raw["name"])
             self._by_name[name] = (MAGIC + fp, parsed)
             self._by_fingerprint[fp] = (name, parsed)
 

@@ -51,7 +51,9 @@ def generate(n_threads: int = 120, seed: int = 7) -> list[dict[str, Any]]:
         for turn in range(turns):
             source_id = f"demo-{i}-{turn}-in"
             contacts.append(
-                _contact(brand, channel, "inbound", handle, email, source_id, t, text, parent, session)
+                _contact(
+                    brand, channel, "inbound", handle, email, source_id, t, text, parent, session
+                )
             )
             if rng.random() < 0.2:  # left unanswered
                 break

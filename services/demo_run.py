@@ -64,7 +64,11 @@ def run_demo(settings: Settings, n_threads: int = 120, timeout_s: float = 120) -
     conversations = es.count(index=settings.elastic.conversations)["count"]
     answered = es.count(
         index=settings.elastic.contacts,
-        query={"bool": {"filter": [{"term": {"owed_answer": True}}, {"exists": {"field": "answered_by"}}]}},
+        query={
+            "bool": {
+                "filter": [{"term": {"owed_answer": True}}, {"exists": {"field": "answered_by"}}]
+            }
+        },
     )["count"]
     owed = es.count(index=settings.elastic.contacts, query={"term": {"owed_answer": True}})["count"]
 
@@ -77,10 +81,14 @@ def run_demo(settings: Settings, n_threads: int = 120, timeout_s: float = 120) -
     print(f"  refused at door   {len(result.refused)}")
     for refusal in result.refused:
         print(f"    - {refusal['contact'].get('source_id')}: {'; '.join(refusal['errors'])}")
-    print(f"  indexed           {len(unique_ids)} contacts searchable in {settings.elastic.contacts}")
+    print(
+        f"  indexed           {len(unique_ids)} contacts searchable in {settings.elastic.contacts}"
+    )
     print(f"  conversations     {conversations} in {settings.elastic.conversations}")
     print(f"  answered          {answered} of {owed} customer messages owed an answer")
-    print(f"  dead-lettered     {len(letters)} on {settings.kafka.dlq} (a broken producer's writes)")
+    print(
+        f"  dead-lettered     {len(letters)} on {settings.kafka.dlq} (a broken producer's writes)"
+    )
     for letter in letters:
         print(f"    - [{letter['stage']}/{letter['reason_code']}] {letter['reason'][:100]}")
     print(f"  took              {time.monotonic() - started:.1f}s")

@@ -54,7 +54,12 @@ class Pipeline:
 
 def _raw_topic(app: faust.App, name: str, **kwargs: Any) -> faust.TopicT:
     return app.topic(
-        name, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw", **kwargs
+        name,
+        key_type=bytes,
+        value_type=bytes,
+        key_serializer="raw",
+        value_serializer="raw",
+        **kwargs,
     )
 
 
@@ -144,7 +149,8 @@ def create_app(settings: Settings) -> faust.App:
     async def batches(
         stream: StreamT, stage: str, handle: Callable[[Sequence[EventT]], Awaitable[None]]
     ) -> None:
-        async for events in stream.take_events(w.batch_size, within=w.batch_within_s):
+        take = stream.take_events  # type: ignore[attr-defined]  # missing from faust's StreamT
+        async for events in take(w.batch_size, within=w.batch_within_s):
             started = time.perf_counter()
             metrics.batch_size.labels(stage).observe(len(events))
             attempt = 0
@@ -189,7 +195,7 @@ def create_app(settings: Settings) -> faust.App:
                 except Exception as exc:
                     dead.append(DeadLetter.of_event(event, "thread", "schema", str(exc)))
                     continue
-                items.append((event.message.key, record))
+                items.append((event.message.key or b"", record))
             now = thread_stage.now_ms()
             for key, records in thread_stage.group_by_key(items).items():
                 state = thread_stage.TimelineState.load(timelines.get(key))
@@ -223,17 +229,14 @@ def create_app(settings: Settings) -> faust.App:
         alias = settings.elastic.contacts
 
         async def handle(events: Sequence[EventT]) -> None:
-            actions, dead, first_received = index_stage.contact_actions(
+            actions, dead, first_received, by_id = index_stage.contact_actions(
                 events, pipe.codec, "index_contacts"
             )
             failed = await pipe.sink.write(alias, actions)
             indexed_at = time.time()
-            for contact_id, received_at in first_received.items():
+            for received_at in first_received.values():
                 metrics.latency.observe(max(0.0, indexed_at - received_at / 1000))
-            dead += [
-                DeadLetter.of_event(events[0], "index", "index_mapping", f.reason, f.action.doc_id)
-                for f in failed
-            ]
+            dead += index_stage.dead_letters_for(failed, by_id)
             await dead_letter(dead)
 
         await batches(stream, "index_contacts", handle)
@@ -243,14 +246,11 @@ def create_app(settings: Settings) -> faust.App:
         alias = settings.elastic.conversations
 
         async def handle(events: Sequence[EventT]) -> None:
-            actions, dead = index_stage.conversation_actions(
+            actions, dead, by_id = index_stage.conversation_actions(
                 events, pipe.codec, "index_conversations"
             )
             failed = await pipe.sink.write(alias, actions)
-            dead += [
-                DeadLetter.of_event(events[0], "index", "index_mapping", f.reason, f.action.doc_id)
-                for f in failed
-            ]
+            dead += index_stage.dead_letters_for(failed, by_id)
             await dead_letter(dead)
 
         await batches(stream, "index_conversations", handle)

@@ -43,13 +43,14 @@ class Identity:
 
 def resolve(contact: Mapping[str, Any], lookup: Lookup) -> Identity:
     candidates: Iterable[str] = (
-        ([email_key(contact["customer_email"])] if contact.get("customer_email") else [])
-        + [handle_key(contact["customer_handle"])]
-    )
+        [email_key(contact["customer_email"])] if contact.get("customer_email") else []
+    ) + [handle_key(contact["customer_handle"])]
     for key in candidates:
         profile = lookup(key)
         if profile is not None:
-            return Identity(profile["customer_id"], profile.get("account_id"), profile["tier"], True)
+            return Identity(
+                profile["customer_id"], profile.get("account_id"), profile["tier"], True
+            )
     fallback = (
         email_key(contact["customer_email"])
         if contact.get("customer_email")

@@ -7,7 +7,7 @@ state. A document Elasticsearch refuses for good goes to the dead-letter topic.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from faust.types import EventT
@@ -15,13 +15,26 @@ from faust.types import EventT
 from schemas import Codec, DecodeError
 from streams.agents.thread import flat_message
 from streams.sinks.dead_letter import DeadLetter
-from streams.sinks.elastic import Action
+from streams.sinks.elastic import Action, Failed
+
+
+def dead_letters_for(
+    failed: Sequence[Failed], events_by_id: Mapping[str, EventT]
+) -> list[DeadLetter]:
+    """Documents Elasticsearch refused for good, as dead letters of the events that carried them."""
+    return [
+        DeadLetter.of_event(
+            events_by_id[f.action.doc_id], "index", "index_mapping", f.reason, f.action.doc_id
+        )
+        for f in failed
+    ]
 
 
 def contact_actions(
     events: Sequence[EventT], codec: Codec, stage: str
-) -> tuple[list[Action], list[DeadLetter], dict[str, int]]:
-    """Bulk actions for EnrichedContact events; also received_at of first publications."""
+) -> tuple[list[Action], list[DeadLetter], dict[str, int], dict[str, EventT]]:
+    """Bulk actions for EnrichedContact events; received_at of first publications; events."""
+    events_by_id: dict[str, EventT] = {}
     actions: list[Action] = []
     dead: list[DeadLetter] = []
     first_received: dict[str, int] = {}
@@ -34,14 +47,16 @@ def contact_actions(
         doc: dict[str, Any] = dict(flat_message(record))
         doc.pop("is_update", None)
         actions.append(Action(doc["contact_id"], doc, record["revision"]))
+        events_by_id[doc["contact_id"]] = event
         if not record["is_update"]:
             first_received[doc["contact_id"]] = doc["received_at"]
-    return actions, dead, first_received
+    return actions, dead, first_received, events_by_id
 
 
 def conversation_actions(
     events: Sequence[EventT], codec: Codec, stage: str
-) -> tuple[list[Action], list[DeadLetter]]:
+) -> tuple[list[Action], list[DeadLetter], dict[str, EventT]]:
+    events_by_id: dict[str, EventT] = {}
     actions: list[Action] = []
     dead: list[DeadLetter] = []
     for event in events:
@@ -50,6 +65,7 @@ def conversation_actions(
             key = event.message.key
             if key:
                 actions.append(Action(key.decode(), None, None))
+                events_by_id[key.decode()] = event
             continue
         try:
             record = codec.decode(value, expect="Conversation")
@@ -57,4 +73,5 @@ def conversation_actions(
             dead.append(DeadLetter.of_event(event, stage, "schema", str(exc)))
             continue
         actions.append(Action(record["conversation_id"], record, record["revision"]))
-    return actions, dead
+        events_by_id[record["conversation_id"]] = event
+    return actions, dead, events_by_id

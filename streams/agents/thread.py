@@ -14,7 +14,7 @@ harmless and a loss is impossible.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -86,16 +86,18 @@ def contact_record(message: Message, view: ContactView, revision: int, now_ms: i
 def conversation_record(
     view: ConversationView, messages: Timeline, revision: int, now_ms: int
 ) -> dict[str, Any]:
-    customer_ids = [cid for cid, _ in view.customer_messages]
-    priorities = [messages[c].get("priority") for c in customer_ids if c in messages]
-    ranked = sorted((p for p in priorities if p), key=PRIORITY_ORDER.__getitem__)
-    first = next(iter(customer_ids), None)
+    stored: Mapping[str, Mapping[str, Any]] = messages  # enriched contacts, flattened
+    customer = [stored[cid] for cid, _ in view.customer_messages if cid in stored]
+    ranked = sorted(
+        (str(m["priority"]) for m in customer if m.get("priority")),
+        key=lambda p: PRIORITY_ORDER[p],
+    )
     return {
         "conversation_id": view.conversation_id,
         "brand": view.brand,
         "channel": view.channel,
         "customer_id": view.customer_id,
-        "tier": messages[first].get("tier") if first in messages else None,
+        "tier": customer[0].get("tier") if customer else None,
         "priority": ranked[0] if ranked else None,
         "status": view.status,
         "opened_at": view.opened_at,
@@ -180,7 +182,10 @@ def thread_timeline(
         out.contacts.append((view.contact_id.encode(), record))
         if view.duplicate_of and view.contact_id in first_seen:
             out.near_duplicates += 1
-        if view.answered_by and before.contacts.get(view.contact_id, _UNANSWERED).answered_by is None:
+        if (
+            view.answered_by
+            and before.contacts.get(view.contact_id, _UNANSWERED).answered_by is None
+        ):
             out.answered.append((dict(messages[view.contact_id]), view))
     for conv in changed_conversations.values():
         out.conversations.append(

@@ -29,7 +29,7 @@ DEFAULT_LANGUAGES: tuple[str, ...] = ("en", "it", "es", "fr", "de", "pt", "nl")
 # Noise that carries no language: links, @handles and e-mail addresses (any word with an @;
 # anchored at word starts, so the scan stays linear), numbers.
 _NOISE = re.compile(r"https?://\S+|www\.\S+|(?<!\S)[^\s@]*@\S*|\d+")
-_NON_LETTERS = re.compile(r"[\W\d_]+")
+_LETTER_RUNS = re.compile(r"[^\W\d_]+")
 # "en", "EN", "en-US", "it_IT" -> the primary subtag.
 _TAG = re.compile(r"([A-Za-z]{2})(?:[-_][A-Za-z0-9]+)*")
 
@@ -51,6 +51,7 @@ class LanguageDetector:
         *,
         min_letters: int = 3,
         min_relative_distance: float = 0.05,
+        min_single_word_confidence: float = 0.5,
         short_text_letters: int = 60,
         max_chars: int = 200,
     ) -> None:
@@ -58,8 +59,10 @@ class LanguageDetector:
         min_letters: texts with fewer letters (after removing links, @handles, numbers) are
             "und": an emoji, "ok", "k" say nothing about a language.
         min_relative_distance: lingua answers "und" unless the best language beats the next
-            by this much; 0.05 turns guesses on single ambiguous words ("no", "@acme",
-            "refund") into "und" while every ordinary sentence in the tests stays right.
+            by this much; 0.05 turns guesses on ambiguous words ("refund", "Urgent") into
+            "und" while every ordinary sentence in the tests stays right.
+        min_single_word_confidence: a one-word text needs at least this confidence (0..1):
+            "Thanks" (en 0.69), "Grazie" (it 0.72) pass, "Hello" (it 0.36!) is "und".
         short_text_letters: below this many letters use high-accuracy mode (see module doc).
         max_chars: only the first max_chars characters of a text are looked at.
         """
@@ -69,6 +72,7 @@ class LanguageDetector:
             raise ValueError("a language detector needs at least two languages")
         self.languages: tuple[str, ...] = tuple(i.name.lower() for i in isos)
         self.min_letters = min_letters
+        self.min_single_word_confidence = min_single_word_confidence
         self.short_text_letters = short_text_letters
         self.max_chars = max_chars
         builder = LanguageDetectorBuilder.from_languages(*langs)
@@ -79,16 +83,25 @@ class LanguageDetector:
         builder = builder.with_minimum_relative_distance(min_relative_distance)
         self._fast = builder.with_low_accuracy_mode().with_preloaded_language_models().build()
 
-    def _prepare(self, text: str) -> tuple[str, int]:
-        """The text to detect on and its number of letters."""
+    def _prepare(self, text: str) -> tuple[str, int, bool]:
+        """The text to detect on, its number of letters, and whether it is a single word."""
         text = _NOISE.sub(" ", text[: self.max_chars * 2])[: self.max_chars]
-        return text, len(_NON_LETTERS.sub("", text))
+        words = _LETTER_RUNS.findall(text)
+        return text, sum(map(len, words)), len(words) == 1
+
+    def _single_word(self, text: str) -> str:
+        values = self._accurate.compute_language_confidence_values(text)
+        if values and values[0].value >= self.min_single_word_confidence:
+            return _code(values[0].language)
+        return UNDETERMINED
 
     def detect(self, text: str) -> str:
         """ISO 639-1 code of `text`, or "und"."""
-        text, letters = self._prepare(text)
+        text, letters, single_word = self._prepare(text)
         if letters < self.min_letters:
             return UNDETERMINED
+        if single_word:
+            return self._single_word(text)
         detector = self._accurate if letters < self.short_text_letters else self._fast
         return _code(detector.detect_language_of(text))
 
@@ -99,11 +112,15 @@ class LanguageDetector:
         long: list[int] = []
         prepared: list[str] = []
         for i, text in enumerate(texts):
-            text, letters = self._prepare(text)
+            text, letters, single_word = self._prepare(text)
             prepared.append(text)
-            if letters >= self.short_text_letters:
+            if letters < self.min_letters:
+                continue
+            if single_word:
+                out[i] = self._single_word(text)
+            elif letters >= self.short_text_letters:
                 long.append(i)
-            elif letters >= self.min_letters:
+            else:
                 short.append(i)
         for detector, idx in ((self._accurate, short), (self._fast, long)):
             if idx:

@@ -76,7 +76,9 @@ class ElasticSink:
         attempt = 0
         while pending:
             try:
-                resp = await self._es.bulk(operations=_ndjson(index, pending))
+                # a pre-serialised body (orjson) skips the client's own, slower, JSON encoding
+                body = _ndjson(index, pending)
+                resp = await self._es.bulk(operations=body)  # type: ignore[arg-type]
             except (ConnectionError, TransportError) as exc:
                 retry: list[Action] = pending
                 log.warning("bulk to %s failed (%s); retrying %d items", index, exc, len(retry))
@@ -95,7 +97,9 @@ class ElasticSink:
                         reason = _reason(result)
                         permanent.append(Failed(action, status, reason))
                         self._metrics.bulk_errors.labels(index, "permanent").inc()
-                        log.error("permanent bulk failure on %s/%s: %s", index, action.doc_id, reason)
+                        log.error(
+                            "permanent bulk failure on %s/%s: %s", index, action.doc_id, reason
+                        )
                 self._metrics.indexed.labels(index).inc(ok)
             if not retry:
                 break

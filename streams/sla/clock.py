@@ -18,6 +18,13 @@ So met and breached exclude each other, and each event, once true, stays true wi
 same content: the evaluation instant never enters an event. The breach of a late answer is
 the same event as the breach seen before the answer came (it occurred at D), which is what
 makes the live path (now = wall clock) and the replay path (now = watermark) agree.
+A warning carries the deadline as it stood at the warn point, so a pause that begins later
+moves the deadline without rewriting the warning.
+
+Only new input changes an event: an answer timestamped before the deadline that reaches
+the live path after it turns the breach it already reported into met. Both carry the
+same event_id (`<subject>:<kind>:outcome`), so an idempotent sink overwrites the breach
+instead of storing both.
 """
 
 from __future__ import annotations

@@ -332,7 +332,7 @@ def _calendar(where: str, raw: Any, problems: _Problems) -> BusinessHours | None
             holidays.add(parse_date(value))
         except ValueError as exc:
             problems.add(f"{where}, field 'holidays[{i}]'", str(exc))
-    if len(problems.items) > count:
+    if len(problems.items) > count or not isinstance(zone, str):
         return None
     try:
         return BusinessHours(zone, weekly, frozenset(holidays))

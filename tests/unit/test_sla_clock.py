@@ -111,6 +111,14 @@ def test_answered_late_is_the_same_breach_as_unanswered():
     assert [e.event_type for e in late] == ["warning", "breached"]
 
 
+def test_an_answer_arriving_after_its_deadline_was_reported_replaces_the_breach():
+    """Live path, out of order: breach reported at 61m, then an answer stamped 59m arrives."""
+    [_, reported] = evaluate(owed(), SOCIAL, ALWAYS_OPEN, T0 + 61 * M)
+    [_, corrected] = evaluate(owed(stop=T0 + 59 * M), SOCIAL, ALWAYS_OPEN, T0 + 62 * M)
+    assert (reported.event_type, corrected.event_type) == ("breached", "met")
+    assert reported.event_id == corrected.event_id  # the sink keeps one: the corrected one
+
+
 def test_a_stop_after_now_is_not_known_yet():
     """Replay: the target already carries its answer, but the watermark has not reached it."""
     target = owed(stop=T0 + 50 * M)

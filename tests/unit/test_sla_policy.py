@@ -128,6 +128,14 @@ def test_single_dimension_ties_go_tier_then_priority_then_channel():
     assert policy.match("first_response", "email", "P1", None).name == "p"
 
 
+def test_more_dimensions_beat_tier():
+    text = SPECIFIC_RULES.split("  - {name: c,")[0] + (
+        "  - {name: t, match: {tier: gold}, targets: {first_response: 4h}}\n"
+        "  - {name: cp, match: {channel: email, priority: P1}, targets: {first_response: 5h}}\n"
+    )
+    assert parse_policy(text).match("first_response", "email", "P1", "gold").name == "cp"
+
+
 def test_a_kind_falls_through_to_the_most_specific_rule_that_sets_it():
     policy = parse_policy(SPECIFIC_RULES)
     assert policy.match("next_response", "email", "P1", "gold").name == "default"

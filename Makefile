@@ -1,0 +1,47 @@
+# Ascolto: `make help` lists the targets.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+PY := .venv/bin/python
+STACK := deploy/stack.sh
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+.venv/.installed: pyproject.toml
+	python3 -m venv .venv
+	.venv/bin/pip install -q --upgrade pip
+	.venv/bin/pip install -q -e '.[dev]'
+	touch $@
+
+venv: .venv/.installed ## create the Python virtual env with the pinned dependencies
+
+install: venv ## install everything: venv, Kafka, Elasticsearch, Prometheus (idempotent)
+	$(STACK) install
+
+up: install ## start Kafka, Elasticsearch, Prometheus, Alertmanager; create topics and indices
+	$(STACK) up kafka elasticsearch prometheus alertmanager
+	.venv/bin/ascolto setup
+
+run: up ## the main job: start the stack and the services, replay the demo, print a summary
+	$(STACK) up ingest worker
+	.venv/bin/ascolto demo
+
+down: ## stop everything (services and stack)
+	$(STACK) down
+
+status: ## what runs, and where
+	$(STACK) status
+
+clean: ## stop everything and wipe local state under .run/ (downloads are kept)
+	$(STACK) clean
+
+lint: venv ## ruff and mypy
+	.venv/bin/ruff check .
+	.venv/bin/ruff format --check .
+	.venv/bin/mypy
+
+test: up ## the whole suite against the real stack (setup included)
+	$(MAKE) lint
+	.venv/bin/pytest -q -p no:cacheprovider
+
+.PHONY: help venv install up run down status clean lint test

@@ -1,0 +1,173 @@
+"""Fixtures for tests against the real local stack (`make up`: Kafka, Elasticsearch, Prometheus).
+
+Each test module gets its own pipeline: its own topics (a unique prefix), its own indices,
+its own consumer group, and its own ingest service and Faust worker processes on free ports.
+Tests therefore never see each other's data, and can kill or restart their worker.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from elasticsearch import Elasticsearch
+from kafka import KafkaAdminClient
+
+from ascolto.config import ROOT, Settings
+from ascolto.search import client, delete_indices, setup_indices
+from ascolto.topics import ensure_topics, topic_specs
+
+ASCOLTO = str(Path(sys.executable).parent / "ascolto")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def base_settings() -> Settings:
+    settings = Settings.from_env()
+    try:
+        KafkaAdminClient(bootstrap_servers=settings.kafka.bootstrap).close()
+        client(settings.elastic).cluster.health(timeout="5s")
+    except Exception as exc:  # a failure, not a skip: these tests are the point of the suite
+        pytest.fail(f"the local stack is not running ({exc}); start it with `make up`")
+    return settings
+
+
+@dataclass
+class Proc:
+    name: str
+    args: list[str]
+    env: dict[str, str]
+    log: Path
+    popen: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        handle = self.log.open("ab")
+        self.popen = subprocess.Popen(
+            self.args, env=self.env, stdout=handle, stderr=subprocess.STDOUT, cwd=ROOT,
+            start_new_session=True,
+        )  # fmt: skip
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 40) -> None:
+        if self.popen is None or self.popen.poll() is not None:
+            return
+        os.killpg(self.popen.pid, sig)
+        try:
+            self.popen.wait(timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.popen.pid, signal.SIGKILL)
+            self.popen.wait(10)
+
+    def kill(self) -> None:
+        self.stop(signal.SIGKILL)
+
+    def tail(self, n: int = 60) -> str:
+        return "\n".join(self.log.read_text(errors="replace").splitlines()[-n:])
+
+
+@dataclass
+class Pipeline:
+    """An isolated Ascolto deployment on the shared stack."""
+
+    settings: Settings
+    env: dict[str, str]
+    ingest: Proc
+    worker: Proc
+    es: Elasticsearch
+    extra_workers: list[Proc] = field(default_factory=list)
+
+    @property
+    def ingest_url(self) -> str:
+        return f"http://127.0.0.1:{self.settings.ingest.port}"
+
+    @property
+    def worker_metrics_url(self) -> str:
+        return f"http://127.0.0.1:{self.settings.worker.web_port}/metrics"
+
+    def start_worker(self) -> None:
+        self.worker.start()
+        wait_http(self.worker_metrics_url, b"ascolto_", 120, self.worker)
+
+    def restart_worker(self, sig: int = signal.SIGTERM) -> None:
+        self.worker.stop(sig)
+        self.start_worker()
+
+
+def wait_http(url: str, needle: bytes, timeout: float, proc: Proc) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.popen is not None and proc.popen.poll() is not None:
+            raise RuntimeError(f"{proc.name} exited while starting:\n{proc.tail()}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as resp:
+                if needle in resp.read():
+                    return
+        except OSError:
+            pass
+        time.sleep(0.5)
+    raise RuntimeError(f"{proc.name} not ready after {timeout}s:\n{proc.tail()}")
+
+
+def make_pipeline(base: Settings, tmp: Path, extra_env: dict[str, str] | None = None) -> Pipeline:
+    uid = uuid.uuid4().hex[:8]
+    env = {
+        **os.environ,
+        "ASCOLTO_TOPIC_PREFIX": f"t{uid}.",
+        "ASCOLTO_INDEX_PREFIX": f"t{uid}",
+        "ASCOLTO_APP_ID": f"t{uid}",
+        "ASCOLTO_INGEST_PORT": str(free_port()),
+        "ASCOLTO_WORKER_WEB_PORT": str(free_port()),
+        "ASCOLTO_WORKER_DATA_DIR": str(tmp / "worker-data"),
+        "ASCOLTO_BATCH_WITHIN_S": "0.1",
+        **(extra_env or {}),
+    }
+    settings = Settings.from_env(env)
+    ensure_topics(settings.kafka)
+    setup_indices(settings.elastic)
+    ingest = Proc("ingest", [ASCOLTO, "serve-ingest"], env, tmp / "ingest.log")
+    worker = Proc("worker", [ASCOLTO, "worker"], env, tmp / "worker.log")
+    pipe = Pipeline(settings, env, ingest, worker, client(settings.elastic))
+    ingest.start()
+    wait_http(f"{pipe.ingest_url}/healthz", b"true", 60, ingest)
+    pipe.start_worker()
+    return pipe
+
+
+def teardown_pipeline(pipe: Pipeline) -> None:
+    for proc in (pipe.worker, pipe.ingest, *pipe.extra_workers):
+        proc.stop()
+    delete_indices(pipe.settings.elastic, pipe.es)
+    admin = KafkaAdminClient(bootstrap_servers=pipe.settings.kafka.bootstrap)
+    try:
+        app_id = pipe.settings.worker.app_id
+        topics = [t for t in admin.list_topics() if t.startswith(pipe.settings.kafka.topic_prefix)]
+        topics += [t for t in admin.list_topics() if t.startswith(f"{app_id}-")]
+        assert set(topic_specs(pipe.settings.kafka)) <= set(topics) or not topics
+        admin.delete_topics(topics)
+    finally:
+        admin.close()
+
+
+@pytest.fixture(scope="module")
+def pipeline(
+    base_settings: Settings, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Pipeline]:
+    pipe = make_pipeline(base_settings, tmp_path_factory.mktemp("pipeline"))
+    try:
+        yield pipe
+    finally:
+        teardown_pipeline(pipe)
