@@ -1,9 +1,82 @@
-"""Sub-commands beyond running the services: importers, report, SLA views."""
+"""Sub-commands beyond running the services: importers and the report."""
 
 from __future__ import annotations
 
 import argparse
+import sys
+from pathlib import Path
+
+import orjson
+import yaml
+
+from ascolto.config import Settings
+
+
+def _import_twitter(settings: Settings, args: argparse.Namespace) -> int:
+    from services.importers.run import print_summary, run_import
+    from services.importers.twitter import read_archive
+
+    result = run_import(
+        settings,
+        lambda progress: read_archive(args.file, on_progress=progress),
+        wait=args.wait,
+        progress=not args.quiet,
+    )
+    print_summary(result)
+    return 0
+
+
+def _import_mbox(settings: Settings, args: argparse.Namespace) -> int:
+    from services.importers.email import read_mail
+    from services.importers.run import print_summary, run_import
+
+    agents = yaml.safe_load(Path(args.agents).read_text())
+    if not isinstance(agents, dict) or not agents:
+        print(f"{args.agents}: expected a mapping of agent address or @domain to brand")
+        return 2
+    result = run_import(
+        settings,
+        lambda progress: read_mail(args.path, agents, on_progress=progress),
+        wait=args.wait,
+        progress=not args.quiet,
+    )
+    print_summary(result)
+    return 0
+
+
+def _report(settings: Settings, args: argparse.Namespace) -> int:
+    from ascolto.search import client
+    from services.report import customer_messages, render_table, summarise
+
+    es = client(settings.elastic)
+    es.indices.refresh(index=settings.elastic.contacts)
+    report = summarise(customer_messages(es, settings.elastic.contacts), args.by)
+    if args.format == "json":
+        sys.stdout.write(orjson.dumps(report, option=orjson.OPT_INDENT_2).decode() + "\n")
+    else:
+        print(render_table(report, args.by))
+    return 0
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    """Add the importer and report sub-commands (filled in by their own modules)."""
+    from services.report import GROUPINGS
+
+    imp = sub.add_parser("import", help="import an archive through the ingest service")
+    isub = imp.add_subparsers(dest="import_command", required=True)
+    tw = isub.add_parser("twitter-archive", help="a Customer Support on Twitter CSV")
+    tw.add_argument("file")
+    mb = isub.add_parser("mbox", help="an mbox file or a folder of .eml files")
+    mb.add_argument("path")
+    mb.add_argument(
+        "--agents", default="deploy/config/email-agents.yaml",
+        help="YAML mapping of agent addresses/@domains to brands",
+    )  # fmt: skip
+    for p, func in ((tw, _import_twitter), (mb, _import_mbox)):
+        p.add_argument("--wait", action="store_true", help="return once all is searchable")
+        p.add_argument("--quiet", action="store_true", help="no progress bar")
+        p.set_defaults(func=func)
+
+    rep = sub.add_parser("report", help="answered, unanswered and response times per group")
+    rep.add_argument("--by", choices=GROUPINGS, default="brand")
+    rep.add_argument("--format", choices=("table", "json"), default="table")
+    rep.set_defaults(func=_report)

@@ -7,9 +7,10 @@ from collections.abc import Callable, Collection
 from typing import Any
 
 from elasticsearch import Elasticsearch
-from kafka import KafkaConsumer, TopicPartition
+from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 
 from ascolto.config import Settings
+from ascolto.search import client
 from schemas import codec
 
 
@@ -83,3 +84,45 @@ def read_topic(
         return out
     finally:
         consumer.close()
+
+
+def pipeline_lag(settings: Settings) -> int:
+    """Messages the worker group has not committed yet, over every topic it consumes.
+
+    The worker commits a batch only after its results are written (Elasticsearch included),
+    so zero lag means everything sent so far is processed and indexed.
+    """
+    k = settings.kafka
+    topics = {k.raw, k.keyed, k.enriched, k.conversations, k.sla_events}
+    admin = KafkaAdminClient(bootstrap_servers=k.bootstrap)
+    consumer = KafkaConsumer(bootstrap_servers=k.bootstrap, enable_auto_commit=False)
+    try:
+        groups = admin.list_group_offsets(settings.worker.app_id)
+        committed = {
+            tp: meta.offset
+            for tp, meta in groups.get(settings.worker.app_id, {}).items()
+            if tp.topic in topics
+        }
+        tps = [
+            TopicPartition(t, p) for t in topics for p in (consumer.partitions_for_topic(t) or ())
+        ]
+        ends = consumer.end_offsets(tps)
+        return sum(max(0, end - committed.get(tp, 0)) for tp, end in ends.items())
+    finally:
+        consumer.close()
+        admin.close()
+
+
+def wait_settled(settings: Settings, timeout_s: float = 300) -> None:
+    """Return when the pipeline has processed everything (zero lag, twice in a row)."""
+    es = client(settings.elastic)
+    calm = 0
+
+    def settled() -> bool:
+        nonlocal calm
+        calm = calm + 1 if pipeline_lag(settings) == 0 else 0
+        return calm >= 2
+
+    wait_until(settled, timeout_s, "the pipeline to process everything")
+    for alias in (settings.elastic.contacts, settings.elastic.conversations):
+        es.indices.refresh(index=alias)

@@ -29,6 +29,7 @@ from ascolto.config import Settings
 from schemas import Codec, codec
 from streams.agents import index as index_stage
 from streams.agents import thread as thread_stage
+from streams.agents.index import REVISION_HEADER
 from streams.agents.route import route_batch
 from streams.metrics import WorkerMetrics
 from streams.rules.enrich import Enricher
@@ -116,7 +117,7 @@ def create_app(settings: Settings) -> faust.App:
     # The directory is global: every worker needs every customer to route any contact.
     # key_type/value_type bytes: faust then (de)serialises table changelogs as raw bytes.
     directory = app.GlobalTable(
-        "customer-directory", key_type=bytes, value_type=bytes, partitions=1
+        "customer-directory", key_type=bytes, value_type=bytes, use_partitioner=True
     )
     # Timelines are partitioned like contacts.keyed. use_partitioner: the changelog partition
     # comes from the key, not from "the current event", which is wrong inside a batch.
@@ -209,8 +210,14 @@ def create_app(settings: Settings) -> faust.App:
                         key=contact_key, value=pipe.codec.encode("EnrichedContact", record)
                     )
                 for conv_key, conv in out.conversations:
-                    value = None if conv is None else pipe.codec.encode("Conversation", conv)
-                    await conversations.send(key=conv_key, value=value)
+                    if conv is None:  # tombstone, versioned so a late delete never wins
+                        revision = str(out.revision).encode()
+                        await conversations.send(
+                            key=conv_key, value=None, headers={REVISION_HEADER: revision}
+                        )
+                    else:
+                        value = pipe.codec.encode("Conversation", conv)
+                        await conversations.send(key=conv_key, value=value)
                 metrics.deduplicated.labels("exact").inc(out.exact_duplicates)
                 metrics.deduplicated.labels("near").inc(out.near_duplicates)
                 metrics.evicted.inc(out.evicted)

@@ -43,6 +43,13 @@ class WorkerMetrics:
     timelines: Gauge
     evicted: Counter
     batch_retries: Counter
+    inbound: Counter
+    sla_events: Counter
+    open_conversations: Gauge
+    unanswered: Gauge
+    oldest_unanswered_seconds: Gauge
+    consumer_lag: Gauge
+    watermark_seconds: Gauge
 
     @classmethod
     def create(cls, registry: CollectorRegistry) -> WorkerMetrics:
@@ -132,6 +139,48 @@ class WorkerMetrics:
                 "ascolto_batch_retries",
                 "Batches retried after an unexpected failure (the batch stays unacknowledged).",
                 ["stage"],
+                registry=registry,
+            ),
+            inbound=Counter(
+                "ascolto_inbound_contacts",
+                "Customer messages by brand, channel, sentiment and priority (mention volume).",
+                ["brand", "channel", "sentiment", "priority"],
+                registry=registry,
+            ),
+            sla_events=Counter(
+                "ascolto_sla_events",
+                "SLA events emitted: warning, met, breached; by target kind.",
+                ["event_type", "target", "brand", "channel"],
+                registry=registry,
+            ),
+            open_conversations=Gauge(
+                "ascolto_open_conversations",
+                "Conversations neither closed nor resolved, in this worker's partitions.",
+                ["brand", "channel"],
+                registry=registry,
+            ),
+            unanswered=Gauge(
+                "ascolto_unanswered_contacts",
+                "Customer messages owed an answer and not answered yet.",
+                ["brand", "channel"],
+                registry=registry,
+            ),
+            oldest_unanswered_seconds=Gauge(
+                "ascolto_oldest_unanswered_age_seconds",
+                "Age (against the SLA clock) of the oldest customer message still owed an answer.",
+                ["brand", "channel"],
+                registry=registry,
+            ),
+            consumer_lag=Gauge(
+                "ascolto_consumer_lag_messages",
+                "Messages in a source partition not yet processed by this worker.",
+                ["topic", "partition"],
+                registry=registry,
+            ),
+            watermark_seconds=Gauge(
+                "ascolto_event_time_watermark_seconds",
+                "Event-time watermark (unix seconds) of this worker: replayed archives are "
+                "judged against it.",
                 registry=registry,
             ),
         )

@@ -17,6 +17,17 @@ from streams.agents.thread import flat_message
 from streams.sinks.dead_letter import DeadLetter
 from streams.sinks.elastic import Action, Failed
 
+REVISION_HEADER = "ascolto-revision"
+
+
+def tombstone_revision(event: EventT) -> int | None:
+    headers = event.message.headers or []
+    items = headers.items() if isinstance(headers, Mapping) else headers
+    for name, value in items:
+        if name == REVISION_HEADER and value:
+            return int(value)
+    return None
+
 
 def dead_letters_for(
     failed: Sequence[Failed], events_by_id: Mapping[str, EventT]
@@ -64,7 +75,7 @@ def conversation_actions(
         if value is None:  # tombstone: merged into another conversation
             key = event.message.key
             if key:
-                actions.append(Action(key.decode(), None, None))
+                actions.append(Action(key.decode(), None, tombstone_revision(event)))
                 events_by_id[key.decode()] = event
             continue
         try:

@@ -30,7 +30,9 @@ PRIORITY_ORDER = {"P1": 1, "P2": 2, "P3": 3, "P4": 4}
 @dataclass
 class Threaded:
     contacts: list[tuple[bytes, dict[str, Any]]] = field(default_factory=list)  # EnrichedContact
+    # None: a tombstone (the conversation merged into another); revision rides in a header
     conversations: list[tuple[bytes, dict[str, Any] | None]] = field(default_factory=list)
+    revision: int = 0
     exact_duplicates: int = 0
     near_duplicates: int = 0
     evicted: int = 0
@@ -193,6 +195,7 @@ def thread_timeline(
         )
     for conv_id in changes.removed_conversation_ids:
         out.conversations.append((conv_id.encode(), None))
+    out.revision = revision
 
     times = [m["occurred_at"] for m in messages.values()]
     bound = max(times) - retention_ms

@@ -124,8 +124,9 @@ def keywords_regex(keywords: Sequence[str]) -> str:
 # -- rule parsing -------------------------------------------------------------------------
 
 
-def _strings(raw: object, where: str, what: str) -> list[str]:
-    """A list of non-empty strings, given as a list or as {language: list}."""
+def _strings(raw: object, where: str, what: str) -> list[tuple[str, str]]:
+    """(location, string) for a list of non-empty strings given as a list or {language: list}.
+    The location names the entry for error messages: "intents[3] (billing): patterns.it"."""
     if raw is None:
         return []
     groups: list[tuple[str, object]]
@@ -133,18 +134,18 @@ def _strings(raw: object, where: str, what: str) -> list[str]:
         groups = [(f"{where}: {what}.{lang}", items) for lang, items in raw.items()]
     else:
         groups = [(f"{where}: {what}", raw)]
-    out: list[str] = []
+    out: list[tuple[str, str]] = []
     for loc, items in groups:
         if not isinstance(items, list):
             raise RuleError(f"{loc} must be a list of strings, got {type(items).__name__}")
         for item in items:
             if not isinstance(item, str) or not item.strip():
                 raise RuleError(f"{loc}: every entry must be a non-empty string, got {item!r}")
-            out.append(item.strip())
+            out.append((loc, item.strip()))
     return out
 
 
-def _check_pattern(source: str, where: str) -> None:
+def _check_pattern(where: str, source: str) -> None:
     try:
         compiled = re.compile(source, re.IGNORECASE)
     except re.error as e:
@@ -177,13 +178,13 @@ class Terms:
 
 def _terms(raw: Mapping[str, object], where: str) -> Terms:
     keywords = _strings(raw.get("keywords"), where, "keywords")
-    for k in keywords:
+    for loc, k in keywords:
         if not all(_KEYWORD_WORD.fullmatch(w) for w in k.split()):
-            raise RuleError(f"{where}: keyword {k!r}: * is only allowed at the end of a word")
+            raise RuleError(f"{loc}: keyword {k!r}: * is only allowed at the end of a word")
     patterns = _strings(raw.get("patterns"), where, "patterns")
-    for p in patterns:
-        _check_pattern(p, where)
-    return Terms(tuple(keywords), tuple(fold(p) for p in patterns))
+    for loc, p in patterns:
+        _check_pattern(loc, p)
+    return Terms(tuple(k for _, k in keywords), tuple(fold(p) for _, p in patterns))
 
 
 def _check_keys(raw: object, allowed: frozenset[str], where: str) -> Mapping[str, object]:
@@ -295,13 +296,20 @@ class AsksCustomerMatcher:
         self._ignore = [r for r in (ignore.keyword_regex(), ignore.pattern_regex()) if r]
 
     def _without_ignored_sentences(self, text: str) -> str:
-        spans = [m.span() for regex in self._ignore for m in regex.finditer(text)]
-        for start, end in sorted(spans, reverse=True):
-            cut_from = max(text.rfind(c, 0, start) for c in ".!?\n") + 1
-            stop = _SENTENCE_END.search(text, end)
-            cut_to = stop.end() if stop else len(text)
-            text = text[:cut_from] + " " + text[cut_to:]
-        return text
+        cuts = []  # (start, end) of each sentence holding an ignore match, in `text`
+        for regex in self._ignore:
+            for m in regex.finditer(text):
+                start = max(text.rfind(c, 0, m.start()) for c in ".!?\n") + 1
+                stop = _SENTENCE_END.search(text, m.end())
+                cuts.append((start, stop.end() if stop else len(text)))
+        if not cuts:
+            return text
+        kept, pos = [], 0
+        for start, end in sorted(cuts):
+            kept.append(text[pos:start])
+            pos = max(pos, end)
+        kept.append(text[pos:])
+        return " ".join(kept)
 
     def asks(self, text: str) -> bool:
         """`text` must come from `prepare`."""

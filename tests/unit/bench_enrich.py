@@ -125,7 +125,9 @@ def bench(enricher: Enricher, name: str, contacts: Sequence[dict[str, Any]]) -> 
         "message_text": lambda: [message_text(c) for c in contacts],
         "language (detect)": lambda: [enricher.detector.detect(t) for t in texts],
         "language (detect_many)": lambda: enricher.detector.detect_many(texts),
-        "sentiment": lambda: [enricher.scorer.score(t, la) for t, la in zip(texts, langs)],
+        "sentiment": lambda: [
+            enricher.scorer.score(t, la) for t, la in zip(texts, langs, strict=True)
+        ],
         "intent rules": lambda: [
             enricher.rules.intents.match(prepare(t[: enricher.rule_chars])) for t in texts
         ],
