@@ -95,6 +95,14 @@ class ThreadingSettings:
 
 
 @dataclass(frozen=True)
+class SlaSettings:
+    # A contact that arrives later than this after it happened is a replay (archive, backlog):
+    # judged by the event-time watermark, which trails the newest event time by this much.
+    allowed_lateness_s: int = 600
+    check_interval_s: float = 1.0
+
+
+@dataclass(frozen=True)
 class WorkerSettings:
     app_id: str = "ascolto"
     web_host: str = "127.0.0.1"
@@ -106,6 +114,7 @@ class WorkerSettings:
     intents_path: Path = CONFIG_DIR / "intents.yaml"
     sla_policies_path: Path = CONFIG_DIR / "sla-policies.yaml"
     threading: ThreadingSettings = field(default_factory=ThreadingSettings)
+    sla: SlaSettings = field(default_factory=SlaSettings)
 
 
 @dataclass(frozen=True)
@@ -160,6 +169,10 @@ class Settings:
                     near_dup_window_s=int(get("ASCOLTO_NEAR_DUP_WINDOW_S", str(24 * 3600))),
                     inactivity_s=int(get("ASCOLTO_INACTIVITY_S", str(72 * 3600))),
                     retention_s=int(get("ASCOLTO_RETENTION_S", str(30 * 24 * 3600))),
+                ),
+                sla=SlaSettings(
+                    allowed_lateness_s=int(get("ASCOLTO_SLA_ALLOWED_LATENESS_S", "600")),
+                    check_interval_s=float(get("ASCOLTO_SLA_CHECK_INTERVAL_S", "1.0")),
                 ),
             ),
             prometheus_url=get(

@@ -29,13 +29,17 @@ from ascolto.config import Settings
 from schemas import Codec, codec
 from streams.agents import index as index_stage
 from streams.agents import thread as thread_stage
-from streams.agents.index import REVISION_HEADER
+from streams.agents.publish import Outputs
 from streams.agents.route import route_batch
 from streams.metrics import WorkerMetrics
 from streams.rules.enrich import Enricher
 from streams.rules.threading import ThreadingParams
 from streams.sinks.dead_letter import DeadLetter
 from streams.sinks.elastic import ElasticSink
+from streams.sla.gauges import ConversationGauges
+from streams.sla.policy import Policy, load_policy
+from streams.sla.wakeups import WakeIndex
+from streams.sla.watermark import Watermark
 
 log = logging.getLogger("ascolto.worker")
 
@@ -49,6 +53,7 @@ class Pipeline:
     metrics: WorkerMetrics
     enricher: Enricher
     params: ThreadingParams
+    policy: Policy
     es: AsyncElasticsearch
     sink: ElasticSink
 
@@ -103,6 +108,7 @@ def create_app(settings: Settings) -> faust.App:
             near_dup_window_ms=t.near_dup_window_s * 1000,
             inactivity_ms=t.inactivity_s * 1000,
         ),
+        policy=load_policy(w.sla_policies_path),
         es=es,
         sink=ElasticSink(es, metrics, max_actions=settings.elastic.bulk_max_actions),
     )
@@ -113,6 +119,7 @@ def create_app(settings: Settings) -> faust.App:
     conversations = _raw_topic(app, k.conversations)
     dlq = _raw_topic(app, k.dlq)
     customers = _raw_topic(app, k.customers)
+    sla_topic = _raw_topic(app, k.sla_events)
 
     # The directory is global: every worker needs every customer to route any contact.
     # key_type/value_type bytes: faust then (de)serialises table changelogs as raw bytes.
@@ -183,10 +190,28 @@ def create_app(settings: Settings) -> faust.App:
 
         await batches(stream, "route", handle)
 
+    outputs = Outputs(pipe.codec, metrics, enriched, conversations, sla_topic)
+    watermark = Watermark(w.sla.allowed_lateness_s * 1000)
+    wake_index = WakeIndex()
+    gauges = ConversationGauges()
+
+    def sla_context() -> thread_stage.SlaContext:
+        return thread_stage.SlaContext(
+            pipe.policy, watermark.lateness_ms, thread_stage.now_ms(), watermark.now()
+        )
+
+    def step(key: bytes, records: list[dict[str, Any]], sla: thread_stage.SlaContext):
+        """One customer's step: derive, judge, and keep the table and indexes current."""
+        state = thread_stage.TimelineState.load(timelines.get(key))
+        new_state, out = thread_stage.thread_timeline(
+            state, records, pipe.params, t.retention_s * 1000, sla
+        )
+        wake_index.set(key, new_state.wake)
+        gauges.update(key, new_state, sla)
+        return state, new_state, out
+
     @app.agent(keyed, concurrency=1)
     async def thread(stream: StreamT) -> None:
-        retention_ms = t.retention_s * 1000
-
         async def handle(events: Sequence[EventT]) -> None:
             items: list[tuple[bytes, dict[str, Any]]] = []
             dead: list[DeadLetter] = []
@@ -196,40 +221,52 @@ def create_app(settings: Settings) -> faust.App:
                 except Exception as exc:
                     dead.append(DeadLetter.of_event(event, "thread", "schema", str(exc)))
                     continue
+                watermark.observe(record["contact"]["occurred_at"])
                 items.append((event.message.key or b"", record))
-            now = thread_stage.now_ms()
+            sla = sla_context()
             for key, records in thread_stage.group_by_key(items).items():
-                state = thread_stage.TimelineState.load(timelines.get(key))
-                new_state, out = thread_stage.thread_timeline(
-                    state, records, pipe.params, retention_ms, now
-                )
+                state, new_state, out = step(key, records, sla)
                 if new_state is not state:
                     timelines[key] = new_state.dump()
-                for contact_key, record in out.contacts:
-                    await enriched.send(
-                        key=contact_key, value=pipe.codec.encode("EnrichedContact", record)
-                    )
-                for conv_key, conv in out.conversations:
-                    if conv is None:  # tombstone, versioned so a late delete never wins
-                        revision = str(out.revision).encode()
-                        await conversations.send(
-                            key=conv_key, value=None, headers={REVISION_HEADER: revision}
-                        )
-                    else:
-                        value = pipe.codec.encode("Conversation", conv)
-                        await conversations.send(key=conv_key, value=value)
-                metrics.deduplicated.labels("exact").inc(out.exact_duplicates)
-                metrics.deduplicated.labels("near").inc(out.near_duplicates)
-                metrics.evicted.inc(out.evicted)
-                metrics.published.labels("contacts.enriched").inc(len(out.contacts))
-                metrics.published.labels("conversations").inc(len(out.conversations))
-                for message, view in out.answered:
-                    metrics.response_seconds.labels(
-                        message["channel"], message["brand"], "any"
-                    ).observe(view.response_time_s or 0.0)
+                await outputs.publish(out)
             await dead_letter(dead)
+            metrics.watermark_seconds.set(watermark.now() / 1000)
 
         await batches(stream, "thread", handle)
+
+    @app.timer(interval=w.sla.check_interval_s)
+    async def judge_due_clocks() -> None:
+        """Re-judge customers whose SLA clocks changed since: warnings and breaches happen
+        when nothing arrives. Table writes wait for the outputs to be acknowledged, so a
+        crash can repeat an event but never lose one."""
+        if app.tables.recovery.in_recovery:  # type: ignore[attr-defined]
+            return
+        if wake_index.stale:
+            wake_index.rebuild(
+                (k, thread_stage.TimelineState.load(v).wake) for k, v in timelines.items()
+            )
+        sla = sla_context()
+        started = time.perf_counter()
+        due = [k for k in wake_index.due(sla.wall_ms, sla.watermark_ms) if k in timelines]
+        if not due:
+            return
+        written: list[tuple[bytes, bytes]] = []
+        pending: list[Awaitable[Any]] = []
+        for key in due:
+            state, new_state, out = step(key, [], sla)
+            if new_state is not state:
+                pending += await outputs.publish(out)
+                written.append((key, new_state.dump()))
+        await asyncio.gather(*pending)
+        for key, value in written:
+            timelines[key] = value
+        metrics.stage_seconds.labels("sla").observe(time.perf_counter() - started)
+        metrics.batch_size.labels("sla").observe(len(due))
+
+    @app.on_rebalance_complete.connect  # type: ignore[arg-type]
+    async def on_rebalance(sender: Any, **kwargs: Any) -> None:
+        wake_index.stale = True
+        gauges.clear()
 
     @app.agent(enriched, concurrency=1)
     async def index_contacts(stream: StreamT) -> None:
@@ -262,9 +299,21 @@ def create_app(settings: Settings) -> faust.App:
 
         await batches(stream, "index_conversations", handle)
 
+    @app.agent(sla_topic, concurrency=1)
+    async def index_sla_events(stream: StreamT) -> None:
+        alias = settings.elastic.sla_events
+
+        async def handle(events: Sequence[EventT]) -> None:
+            actions, dead, by_id = index_stage.sla_actions(events, pipe.codec, "index_sla")
+            failed = await pipe.sink.write(alias, actions)
+            await dead_letter(dead + index_stage.dead_letters_for(failed, by_id))
+
+        await batches(stream, "index_sla", handle)
+
     @app.timer(interval=5.0)
-    async def gauges() -> None:
+    async def export_gauges() -> None:
         metrics.timelines.set(len(timelines))
+        gauges.export(metrics, thread_stage.now_ms(), watermark.now())
 
     @app.page("/metrics")
     async def metrics_page(web: Any, request: Any) -> Any:

@@ -12,8 +12,10 @@ from typing import Literal
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-Stage = Literal["route", "thread", "index_contacts", "index_conversations", "sla"]
-STAGES: tuple[Stage, ...] = ("route", "thread", "index_contacts", "index_conversations", "sla")
+Stage = Literal["route", "thread", "index_contacts", "index_conversations", "index_sla", "sla"]
+STAGES: tuple[Stage, ...] = (
+    "route", "thread", "index_contacts", "index_conversations", "index_sla", "sla",
+)  # fmt: skip
 CHANNELS = ("social", "email", "web_form", "chat", "phone")
 DLQ_REASONS = ("decode", "schema", "validation", "enrichment", "index_mapping")
 

@@ -64,6 +64,24 @@ def contact_actions(
     return actions, dead, first_received, events_by_id
 
 
+def sla_actions(
+    events: Sequence[EventT], codec: Codec, stage: str
+) -> tuple[list[Action], list[DeadLetter], dict[str, EventT]]:
+    """SLA events keyed by event_id: a met that corrects a breached overwrites it."""
+    events_by_id: dict[str, EventT] = {}
+    actions: list[Action] = []
+    dead: list[DeadLetter] = []
+    for event in events:
+        try:
+            record = codec.decode(event.message.value, expect="SlaEvent")
+        except DecodeError as exc:
+            dead.append(DeadLetter.of_event(event, stage, "schema", str(exc)))
+            continue
+        actions.append(Action(record["event_id"], record, None))
+        events_by_id[record["event_id"]] = event
+    return actions, dead, events_by_id
+
+
 def conversation_actions(
     events: Sequence[EventT], codec: Codec, stage: str
 ) -> tuple[list[Action], list[DeadLetter], dict[str, EventT]]:

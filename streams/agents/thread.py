@@ -23,6 +23,9 @@ import orjson
 from streams.rules.threading import ThreadingParams, derive, evict
 from streams.rules.timeline import Message, Timeline, add
 from streams.rules.views import EMPTY, ContactView, ConversationView, Derived, diff
+from streams.sla.judge import clocks, event_record, judge
+from streams.sla.policy import Policy
+from streams.sla.watermark import judging_now
 
 PRIORITY_ORDER = {"P1": 1, "P2": 2, "P3": 3, "P4": 4}
 
@@ -32,29 +35,52 @@ class Threaded:
     contacts: list[tuple[bytes, dict[str, Any]]] = field(default_factory=list)  # EnrichedContact
     # None: a tombstone (the conversation merged into another); revision rides in a header
     conversations: list[tuple[bytes, dict[str, Any] | None]] = field(default_factory=list)
+    sla_events: list[dict[str, Any]] = field(default_factory=list)  # SlaEvent records
     revision: int = 0
     exact_duplicates: int = 0
     near_duplicates: int = 0
     evicted: int = 0
-    answered: list[tuple[dict[str, Any], ContactView]] = field(default_factory=list)
+    answered: list[tuple[dict[str, Any], ContactView, bool]] = field(default_factory=list)
 
 
 @dataclass
 class TimelineState:
-    """What the table holds per (brand, customer): the messages and a revision counter."""
+    """What the table holds per (brand, customer).
+
+    messages: every contact, flattened; revision: grows with every change written;
+    sla: the per-contact SLA state last published, the SLA events last published (id ->
+    type), the replay clock's floor, and when the clocks next change (for the timer).
+    """
 
     messages: Timeline
     revision: int
+    sla: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def load(cls, raw: bytes | None) -> TimelineState:
         if not raw:
-            return cls({}, 0)
+            return cls({}, 0, {})
         data = orjson.loads(raw)
-        return cls(data["messages"], data["revision"])
+        return cls(data["messages"], data["revision"], data.get("sla") or {})
 
     def dump(self) -> bytes:
-        return orjson.dumps({"messages": self.messages, "revision": self.revision})
+        return orjson.dumps({"messages": self.messages, "revision": self.revision, "sla": self.sla})
+
+    @property
+    def wake(self) -> tuple[int, bool] | None:
+        """(instant, live) of the next SLA change, None when no clock is running."""
+        wake = self.sla.get("wake")
+        return None if wake is None else (int(wake), bool(self.sla.get("live")))
+
+
+@dataclass(frozen=True)
+class SlaContext:
+    """The SLA inputs of one thread-stage step: the policy and the two clocks' readings."""
+
+    policy: Policy
+    lateness_ms: int
+    wall_ms: int
+    watermark_ms: int
 
 
 def flat_message(record: dict[str, Any]) -> Message:
@@ -150,10 +176,12 @@ def thread_timeline(
     records: Iterable[dict[str, Any]],
     params: ThreadingParams,
     retention_ms: int,
-    now_ms: int,
+    sla: SlaContext,
 ) -> tuple[TimelineState, Threaded]:
-    """Add a batch of one customer's contacts to their timeline; say what to publish."""
+    """Add a batch of one customer's contacts to their timeline (none: re-judge the SLA
+    clocks only); say what to publish. The returned state is the input when nothing changed."""
     out = Threaded()
+    now_ms = sla.wall_ms
     old_messages = state.messages
     messages = old_messages
     replayed: set[str] = set()
@@ -166,20 +194,52 @@ def thread_timeline(
             replayed.add(message["contact_id"])
         else:
             first_seen.add(message["contact_id"])
-    if messages is old_messages and not replayed:
+    if not messages:
         return state, out
 
     before = derive(old_messages, params) if old_messages else EMPTY
     after = derive(messages, params) if messages is not old_messages else before
     changes = diff(before, after)
-    revision = state.revision + 1 if messages is not old_messages else state.revision
+
+    latest = max(messages.values(), key=lambda m: (m["occurred_at"], m["contact_id"]))
+    judge_at, live = judging_now(
+        dict(latest), sla.lateness_ms, sla.wall_ms, sla.watermark_ms, state.sla.get("floor", 0)
+    )
+    judgement = judge(clocks(after, messages, sla.policy), judge_at)
+    published_sla: dict[str, Any] = state.sla.get("contacts", {})
+    published_events: dict[str, str] = state.sla.get("events", {})
 
     changed_contacts = {v.contact_id: v for v in changes.contacts}
+    for contact_id, contact_sla in judgement.contact_sla.items():
+        if published_sla.get(contact_id) != contact_sla:
+            changed_contacts.setdefault(contact_id, after.contacts[contact_id])
     changed_conversations = {v.conversation_id: v for v in changes.conversations}
-    _republish_replayed(after, replayed, changed_contacts, changed_conversations)
+    replayed_convs = _republish_replayed(after, replayed, changed_contacts, changed_conversations)
+    new_events = [
+        e
+        for e in judgement.events
+        if published_events.get(e.event_id) != e.event_type or e.conversation_id in replayed_convs
+    ]
 
+    new_sla: dict[str, Any] = {
+        "summary": _summary(after),
+        "contacts": judgement.contact_sla,
+        "events": {e.event_id: e.event_type for e in judgement.events},
+        "floor": judge_at if not live else state.sla.get("floor", 0),
+        "wake": judgement.next_wakeup_ms,
+        "live": live,
+    }
+    grew = messages is not old_messages
+    if not (grew or changed_contacts or changed_conversations or new_events or replayed):
+        if new_sla == state.sla:
+            return state, out
+        return TimelineState(messages, state.revision, new_sla), out
+
+    revision = state.revision + 1 if (grew or changed_contacts or new_events) else state.revision
     for view in changed_contacts.values():
-        record = contact_record(messages[view.contact_id], view, revision, now_ms)
+        contact = messages[view.contact_id]
+        record = contact_record(contact, view, revision, now_ms)
+        record["sla"] = judgement.contact_sla.get(view.contact_id)
         record["is_update"] = view.contact_id not in first_seen
         out.contacts.append((view.contact_id.encode(), record))
         if view.duplicate_of and view.contact_id in first_seen:
@@ -188,13 +248,16 @@ def thread_timeline(
             view.answered_by
             and before.contacts.get(view.contact_id, _UNANSWERED).answered_by is None
         ):
-            out.answered.append((dict(messages[view.contact_id]), view))
+            first = (record["sla"] or {}).get("target") == "first_response"
+            out.answered.append((dict(contact), view, first))
     for conv in changed_conversations.values():
         out.conversations.append(
             (conv.conversation_id.encode(), conversation_record(conv, messages, revision, now_ms))
         )
     for conv_id in changes.removed_conversation_ids:
         out.conversations.append((conv_id.encode(), None))
+    clock_name = "live" if live else "replay"
+    out.sla_events = [event_record(e, sla.wall_ms, clock_name) for e in new_events]
     out.revision = revision
 
     times = [m["occurred_at"] for m in messages.values()]
@@ -203,10 +266,33 @@ def thread_timeline(
     if kept is not messages:
         gone = messages.keys() - kept.keys()
         out.evicted = len({after.contacts[c].conversation_id for c in gone})
-    return TimelineState(kept, revision), out
+        new_sla["contacts"] = {c: v for c, v in new_sla["contacts"].items() if c in kept}
+        kept_convs = {after.contacts[c].conversation_id for c in kept}
+        new_sla["events"] = {
+            k: v
+            for k, v in new_sla["events"].items()
+            if k.split(":", 1)[0] in kept or k.split(":", 1)[0] in kept_convs
+        }
+    return TimelineState(kept, revision, new_sla), out
 
 
 _UNANSWERED = ContactView("", "", None, False, None, None, None)
+
+
+def _summary(derived: Derived) -> dict[str, list[int | None]]:
+    """Per "brand|channel": open conversations, unanswered messages, oldest one's time."""
+    out: dict[str, list[int | None]] = {}
+    for conv in derived.conversations.values():
+        if conv.status != "open":
+            continue
+        row = out.setdefault(f"{conv.brand}|{conv.channel}", [0, 0, None])
+        row[0] = int(row[0] or 0) + 1
+        row[1] = int(row[1] or 0) + conv.owed_count - conv.answered_count
+        if conv.awaiting_since is not None:
+            row[2] = (
+                conv.awaiting_since if row[2] is None else min(int(row[2]), conv.awaiting_since)
+            )
+    return out
 
 
 def _republish_replayed(
@@ -214,16 +300,17 @@ def _republish_replayed(
     replayed: set[str],
     contacts: dict[str, ContactView],
     conversations: dict[str, ConversationView],
-) -> None:
+) -> set[str]:
     """Add the whole conversation of every replayed contact to what gets published."""
     if not replayed:
-        return
+        return set()
     conv_ids = {derived.contacts[c].conversation_id for c in replayed if c in derived.contacts}
     for view in derived.contacts.values():
         if view.conversation_id in conv_ids:
             contacts.setdefault(view.contact_id, view)
     for conv_id in conv_ids:
         conversations.setdefault(conv_id, derived.conversations[conv_id])
+    return conv_ids
 
 
 def group_by_key(

@@ -1,0 +1,266 @@
+"""What the infrastructure alone can do on this machine, with the pipeline's own data.
+
+- Elasticsearch: the contacts documents the pipeline would write (same fields, same index
+  settings and mappings, same ``_id`` and external version), bulk-indexed straight from
+  Python: pre-serialised NDJSON, several bulk requests in flight, refresh off during the load
+  and one refresh at the end (counted: the documents are searchable when the clock stops).
+- Kafka produce: kafka-python with the ingest publisher's settings, pre-encoded Avro payloads.
+- Kafka consume -> produce: aiokafka (Faust's client) with the worker's producer settings,
+  batched ``getmany`` and ``send``, offsets committed every second, no processing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import time
+from collections.abc import Iterable
+from typing import Any
+
+import orjson
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from elasticsearch import AsyncElasticsearch, Elasticsearch
+from kafka import KafkaProducer
+
+from ascolto.search import TEMPLATE_DIR
+from ascolto.validation import InvalidContact, validate
+from schemas import codec
+from services.ingest.publisher import routing_key
+
+ES_CHUNK = 5000  # documents per bulk request (see --es-sweep)
+ES_WORKERS = 3  # bulk requests in flight
+PARTITIONS = 4
+
+_INTENTS = ("complaint", "question", "billing", "delivery", "outage", "account", "other")
+_LABELS = ("negative", "neutral", "positive")
+
+
+def valid_contacts(contacts: Iterable[dict[str, Any]], now_ms: int) -> list[dict[str, Any]]:
+    """The contacts ingest accepts, as it publishes them (exact duplicates kept)."""
+    out = []
+    for raw in contacts:
+        try:
+            out.append(validate(dict(raw), received_at=now_ms))
+        except InvalidContact:
+            continue
+    return out
+
+
+def enriched_doc(contact: dict[str, Any], rng: random.Random, now_ms: int) -> dict[str, Any]:
+    """The contacts-index document the pipeline writes for this contact (streams.agents.index:
+    the EnrichedContact flattened): contact fields beside a plausible enrichment."""
+    inbound = contact["direction"] == "inbound" and contact["kind"] == "message"
+    answered = inbound and rng.random() < 0.7
+    label = rng.choice(_LABELS)
+    return {
+        **contact,
+        "language": "it" if "Buongiorno" in contact["body"] else "en",
+        "sentiment_score": round(rng.uniform(-1, 1), 4),
+        "sentiment_label": label,
+        "sentiment_supported": True,
+        "intent": rng.choice(_INTENTS) if inbound else None,
+        "visibility": "public" if contact["channel"] == "social" else "private",
+        "priority": f"P{rng.randint(1, 4)}" if inbound else None,
+        "asks_customer": not inbound and rng.random() < 0.3,
+        "fingerprint": f"{rng.getrandbits(64):016x}" if inbound else None,
+        "customer_id": f"handle:{contact['customer_handle'].lstrip('@').casefold()}",
+        "account_id": None,
+        "tier": None,
+        "conversation_id": f"{contact['brand']}:{rng.getrandbits(64):016x}",
+        "duplicate_of": None,
+        "owed_answer": inbound,
+        "answered_by": f"{rng.getrandbits(64):016x}" if answered else None,
+        "answered_at": contact["occurred_at"] + 600_000 if answered else None,
+        "response_time_seconds": 600.0 if answered else None,
+        "revision": 1,
+        "processed_at": now_ms,
+    }
+
+
+def enriched_docs(valid: Iterable[dict[str, Any]], now_ms: int) -> list[tuple[str, bytes]]:
+    """(id, serialised document), one per distinct contact."""
+    rng = random.Random(5)
+    docs: dict[str, bytes] = {}
+    for contact in valid:
+        if contact["contact_id"] not in docs:
+            docs[contact["contact_id"]] = orjson.dumps(enriched_doc(contact, rng, now_ms))
+    return list(docs.items())
+
+
+def index_body(refresh_interval: str) -> dict[str, Any]:
+    body = json.loads((TEMPLATE_DIR / "contacts.json").read_text())
+    body.pop("_comment", None)
+    body["settings"]["refresh_interval"] = refresh_interval
+    return body
+
+
+# --- Elasticsearch -----------------------------------------------------------------------------
+
+
+def _bulk_bodies(index: str, docs: list[tuple[str, bytes]], chunk: int) -> Iterable[bytes]:
+    for start in range(0, len(docs), chunk):
+        lines = []
+        for doc_id, source in docs[start : start + chunk]:
+            meta = {"_index": index, "_id": doc_id, "version": 1, "version_type": "external_gte"}
+            lines.append(orjson.dumps({"index": meta}))
+            lines.append(source)
+        lines.append(b"")
+        yield b"\n".join(lines)
+
+
+async def _bulk_load(
+    url: str, index: str, docs: list[tuple[str, bytes]], chunk: int, workers: int
+) -> int:
+    """Index every document with ``workers`` bulk requests in flight; return item errors."""
+    errors = 0
+    bodies = iter(_bulk_bodies(index, docs, chunk))
+    es = AsyncElasticsearch(url, request_timeout=120, max_retries=3, retry_on_timeout=True)
+
+    async def lane() -> None:
+        nonlocal errors
+        for body in bodies:
+            resp = await es.bulk(operations=body)  # type: ignore[arg-type]
+            if resp["errors"]:
+                errors += sum(
+                    1 for item in resp["items"] if next(iter(item.values()))["status"] >= 300
+                )
+
+    try:
+        await asyncio.gather(*(lane() for _ in range(workers)))
+    finally:
+        await es.close()
+    return errors
+
+
+def es_bulk_ceiling(
+    url: str,
+    index: str,
+    docs: list[tuple[str, bytes]],
+    *,
+    chunk: int = ES_CHUNK,
+    workers: int = ES_WORKERS,
+) -> dict[str, Any]:
+    """Documents/s into a throwaway index with the contacts template, until searchable."""
+    es = Elasticsearch(url, request_timeout=120)
+    body = index_body("-1")
+    es.indices.create(index=index, settings=body["settings"], mappings=body["mappings"])
+    try:
+        es.cluster.health(index=index, wait_for_status="yellow", timeout="30s")
+        started = time.monotonic()
+        errors = asyncio.run(_bulk_load(url, index, docs, chunk, workers))
+        loaded = time.monotonic()
+        es.indices.put_settings(index=index, settings={"index": {"refresh_interval": "1s"}})
+        es.indices.refresh(index=index)
+        searchable = time.monotonic()
+        count = es.count(index=index)["count"]
+    finally:
+        es.options(ignore_status=404).indices.delete(index=index)
+        es.close()
+    if count != len(docs) or errors:
+        raise RuntimeError(f"ES ceiling: {count} of {len(docs)} searchable, {errors} errors")
+    return {
+        "docs": len(docs),
+        "chunk": chunk,
+        "workers": workers,
+        "bulk_s": round(loaded - started, 3),
+        "refresh_s": round(searchable - loaded, 3),
+        "per_s": len(docs) / (searchable - started),
+    }
+
+
+def es_sweep(url: str, index: str, docs: list[tuple[str, bytes]]) -> list[dict[str, Any]]:
+    """Try chunk sizes and parallelism on the same documents (``--es-sweep``)."""
+    results = []
+    for chunk in (500, 1000, 2000, 5000):
+        for workers in (1, 2, 3, 4):
+            r = es_bulk_ceiling(
+                url, f"{index}-{chunk}-{workers}", docs, chunk=chunk, workers=workers
+            )
+            results.append(r)
+    return sorted(results, key=lambda r: -r["per_s"])
+
+
+# --- Kafka -------------------------------------------------------------------------------------
+
+
+def kafka_payloads(valid: Iterable[dict[str, Any]]) -> list[tuple[bytes, bytes]]:
+    """(key, value) as the ingest publisher writes them to contacts.raw."""
+    encode = codec().encode
+    return [(routing_key(c), encode("Contact", c)) for c in valid]
+
+
+def kafka_produce_ceiling(
+    bootstrap: str, topic: str, payloads: list[tuple[bytes, bytes]]
+) -> dict[str, Any]:
+    producer = KafkaProducer(
+        bootstrap_servers=bootstrap,
+        client_id="bench-produce",
+        acks="all",
+        enable_idempotence=True,
+        linger_ms=5,
+        batch_size=512 * 1024,
+        max_request_size=8 * 1024 * 1024,
+        retries=10,
+    )
+    try:
+        producer.partitions_for(topic)  # metadata first: not part of the rate
+        started = time.monotonic()
+        for key, value in payloads:
+            producer.send(topic, key=key, value=value)
+        producer.flush(timeout=300)
+        seconds = time.monotonic() - started
+    finally:
+        producer.close(timeout=10)
+    return {
+        "messages": len(payloads),
+        "seconds": round(seconds, 3),
+        "per_s": len(payloads) / seconds,
+    }
+
+
+async def _consume_produce(bootstrap: str, src: str, dst: str, n: int, group: str) -> float:
+    consumer = AIOKafkaConsumer(
+        src,
+        bootstrap_servers=bootstrap,
+        group_id=group,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap, acks="all", linger_ms=5, max_batch_size=512 * 1024
+    )
+    await consumer.start()
+    await producer.start()
+    try:
+        seen = 0
+        started = 0.0
+        last_commit = time.monotonic()
+        while seen < n:
+            batches = await consumer.getmany(timeout_ms=200)
+            if batches and not started:
+                started = time.monotonic()
+            for tp, records in batches.items():
+                for r in records:
+                    await producer.send(dst, value=r.value, key=r.key, partition=tp.partition)
+                seen += len(records)
+            if time.monotonic() - last_commit > 1.0:
+                await consumer.commit()
+                last_commit = time.monotonic()
+        await producer.flush()
+        await consumer.commit()
+        return time.monotonic() - started
+    finally:
+        await producer.stop()
+        await consumer.stop()
+
+
+def kafka_consume_produce_ceiling(
+    bootstrap: str, src: str, dst: str, n: int, group: str
+) -> dict[str, Any]:
+    """Messages/s copied from ``src`` to ``dst`` (``src`` holds ``n`` messages already).
+
+    The clock starts at the first fetched batch: joining the group is not part of the rate.
+    """
+    seconds = asyncio.run(_consume_produce(bootstrap, src, dst, n, group))
+    return {"messages": n, "seconds": round(seconds, 3), "per_s": n / seconds}

@@ -1,0 +1,137 @@
+"""Isolated deployments on the shared stack, and cheap looks at Kafka offsets.
+
+A benchmark pipeline is a test pipeline (tests/integration/conftest.py: its own topic prefix,
+index prefix, consumer group and free ports) whose worker starts only when asked, so a stage
+can be measured from a pre-filled topic. Names start with ``bench`` to tell them apart.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import uuid
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
+from kafka.admin import NewTopic
+
+from ascolto.config import Settings
+from ascolto.search import client, setup_indices
+from ascolto.topics import ensure_topics
+from tests.integration.conftest import (
+    ASCOLTO,
+    Pipeline,
+    Proc,
+    free_port,
+    teardown_pipeline,
+    wait_http,
+)
+
+
+def unique_name(kind: str) -> str:
+    return f"bench{kind}{uuid.uuid4().hex[:8]}"
+
+
+def start_pipeline(tmp: Path, *, worker: bool, extra_env: dict[str, str] | None = None) -> Pipeline:
+    """Topics, indices and a running ingest; the worker too when ``worker`` is true."""
+    uid = unique_name("")
+    env = {
+        **os.environ,
+        "ASCOLTO_TOPIC_PREFIX": f"{uid}.",
+        "ASCOLTO_INDEX_PREFIX": uid,
+        "ASCOLTO_APP_ID": uid,
+        "ASCOLTO_INGEST_PORT": str(free_port()),
+        "ASCOLTO_WORKER_WEB_PORT": str(free_port()),
+        "ASCOLTO_WORKER_DATA_DIR": str(tmp / uid / "worker-data"),
+        **(extra_env or {}),
+    }
+    settings = Settings.from_env(env)
+    (tmp / uid).mkdir(parents=True, exist_ok=True)
+    ensure_topics(settings.kafka)
+    setup_indices(settings.elastic)
+    ingest = Proc("ingest", [ASCOLTO, "serve-ingest"], env, tmp / uid / "ingest.log")
+    work = Proc("worker", [ASCOLTO, "worker"], env, tmp / uid / "worker.log")
+    pipe = Pipeline(settings, env, ingest, work, client(settings.elastic))
+    try:
+        ingest.start()
+        wait_http(f"{pipe.ingest_url}/healthz", b"true", 60, ingest)
+        if worker:
+            pipe.start_worker()
+    except BaseException:
+        stop_pipeline(pipe)
+        raise
+    return pipe
+
+
+def stop_pipeline(pipe: Pipeline) -> None:
+    """Stop its processes, delete its topics, indices and consumer group."""
+    try:
+        teardown_pipeline(pipe)
+    finally:
+        delete_groups(pipe.settings.kafka.bootstrap, [pipe.settings.worker.app_id])
+
+
+def delete_groups(bootstrap: str, groups: Iterable[str]) -> None:
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    try:
+        with contextlib.suppress(Exception):  # an unknown or still-active group: nothing to do
+            admin.delete_groups(list(groups))
+    finally:
+        admin.close()
+
+
+@contextlib.contextmanager
+def scratch_topics(bootstrap: str, names: list[str], partitions: int) -> Iterator[list[str]]:
+    """Topics that exist for the duration of the block."""
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    try:
+        admin.create_topics(
+            [NewTopic(n, num_partitions=partitions, replication_factor=1) for n in names]
+        )
+        yield names
+    finally:
+        with contextlib.suppress(Exception):
+            admin.delete_topics(names)
+        admin.close()
+
+
+class Offsets:
+    """End offsets of topics and committed offsets of a group, over long-lived clients."""
+
+    def __init__(self, bootstrap: str) -> None:
+        self._consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+        self._admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+        self._partitions: dict[str, list[TopicPartition]] = {}
+
+    def partitions(self, topic: str) -> list[TopicPartition]:
+        if topic not in self._partitions:
+            found = self._consumer.partitions_for_topic(topic) or set()
+            self._partitions[topic] = [TopicPartition(topic, p) for p in sorted(found)]
+        return self._partitions[topic]
+
+    def end(self, topics: Iterable[str]) -> dict[str, int]:
+        """Messages ever written per topic (the sum of its partitions' end offsets)."""
+        tps = [tp for t in topics for tp in self.partitions(t)]
+        out = dict.fromkeys(topics, 0)
+        for tp, offset in self._consumer.end_offsets(tps).items():
+            out[tp.topic] += offset
+        return out
+
+    def committed(self, group: str, topics: Iterable[str]) -> dict[str, int]:
+        wanted = set(topics)
+        out = dict.fromkeys(wanted, 0)
+        found = self._admin.list_group_offsets({group: None}).get(group, {})
+        for tp, meta in found.items():
+            if tp.topic in wanted and meta.offset > 0:
+                out[tp.topic] += meta.offset
+        return out
+
+    def lag(self, group: str, topics: Iterable[str]) -> int:
+        topics = list(topics)
+        ends, done = self.end(topics), self.committed(group, topics)
+        return sum(max(0, ends[t] - done[t]) for t in topics)
+
+    def close(self) -> None:
+        self._consumer.close()
+        self._admin.close()

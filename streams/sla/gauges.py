@@ -1,0 +1,44 @@
+"""Open conversations and unanswered messages, as gauges, from each customer's summary."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from streams.metrics import WorkerMetrics
+
+
+class ConversationGauges:
+    """Keeps each timeline's last summary; exports their sums per (brand, channel)."""
+
+    def __init__(self) -> None:
+        self._by_key: dict[bytes, tuple[dict[str, list[Any]], bool]] = {}
+        self._exported: set[tuple[str, str]] = set()
+
+    def update(self, key: bytes, state: Any, sla: Any) -> None:
+        summary = state.sla.get("summary") or {}
+        if summary:
+            self._by_key[key] = (summary, bool(state.sla.get("live")))
+        else:
+            self._by_key.pop(key, None)
+
+    def clear(self) -> None:
+        self._by_key.clear()
+
+    def export(self, metrics: WorkerMetrics, wall_ms: int, watermark_ms: int) -> None:
+        totals: dict[tuple[str, str], list[float]] = {}
+        for summary, live in self._by_key.values():
+            now = wall_ms if live else watermark_ms
+            for group, (open_convs, unanswered, oldest) in summary.items():
+                brand, channel = group.split("|", 1)
+                row = totals.setdefault((brand, channel), [0, 0, 0.0])
+                row[0] += open_convs or 0
+                row[1] += unanswered or 0
+                if oldest is not None:
+                    row[2] = max(row[2], max(0.0, (now - oldest) / 1000))
+        for labels in self._exported - totals.keys():  # gone: back to zero, not stale
+            totals[labels] = [0, 0, 0.0]
+        for (brand, channel), (open_convs, unanswered, oldest_s) in totals.items():
+            metrics.open_conversations.labels(brand, channel).set(open_convs)
+            metrics.unanswered.labels(brand, channel).set(unanswered)
+            metrics.oldest_unanswered_seconds.labels(brand, channel).set(oldest_s)
+        self._exported = set(totals)

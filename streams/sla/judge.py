@@ -1,0 +1,151 @@
+"""From a customer's derived conversations to SLA clocks, events and per-contact SLA state.
+
+Pure: the caller passes ``now_ms`` — the wall clock for live conversations, the event-time
+watermark for replayed ones (see streams.sla.watermark). Outcomes depend only on the
+messages, the policy and the calendar, so both clocks agree once ``now`` has passed every
+deadline, whatever the arrival order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from streams.rules.views import ConversationView, Derived
+from streams.sla.calendar import Calendar
+from streams.sla.clock import evaluate, next_change, outcome, schedule
+from streams.sla.model import OwedTarget, Pause, SlaEvent
+from streams.sla.policy import Policy, Rule
+
+Clock = tuple[OwedTarget, Rule, Calendar]
+
+
+@dataclass
+class Judgement:
+    events: list[SlaEvent] = field(default_factory=list)
+    # contact_id -> the SLA state indexed with the contact (its response clock)
+    contact_sla: dict[str, dict[str, Any]] = field(default_factory=dict)
+    next_wakeup_ms: int | None = None
+
+
+def clocks(
+    derived: Derived, messages: Mapping[str, Mapping[str, Any]], policy: Policy
+) -> list[Clock]:
+    """Every clock the customer's conversations run: one or two per owed message
+    (first/next response, plus the hard limit where the policy sets one) and one resolution
+    clock per conversation. Near-duplicates start none: they are not owed an answer."""
+    by_conversation: dict[str, list[Mapping[str, Any]]] = {}
+    for view in derived.contacts.values():
+        by_conversation.setdefault(view.conversation_id, []).append(messages[view.contact_id])
+    out: list[Clock] = []
+    for conv_id, members in by_conversation.items():
+        conv = derived.conversations[conv_id]
+        members.sort(key=lambda m: (m["occurred_at"], m["contact_id"]))
+        calendar = policy.calendar_for(conv.brand)
+        first = True
+        for m in members:
+            view = derived.contacts[m["contact_id"]]
+            if not view.owed:
+                continue
+            for kind in policy.response_kinds(
+                first, m["channel"], m.get("priority"), m.get("tier")
+            ):
+                target = OwedTarget(
+                    kind=kind, conversation_id=conv_id, contact_id=view.contact_id,
+                    brand=conv.brand, channel=m["channel"], priority=m.get("priority"),
+                    tier=m.get("tier"), started_at_ms=m["occurred_at"],
+                    stopped_at_ms=_stop(view.answered_at, m["occurred_at"]),
+                )  # fmt: skip
+                _add(out, target, policy, calendar)
+            first = False
+        _add(out, _resolution(conv, members), policy, calendar)
+    return out
+
+
+def _stop(at: int | None, started: int) -> int | None:
+    # an answer stamped before its message (clock skew) stops the clock at once
+    return None if at is None else max(at, started)
+
+
+def _add(out: list[Clock], target: OwedTarget, policy: Policy, calendar: Calendar) -> None:
+    rule = policy.rule_for(target)
+    if rule is not None:
+        out.append((target, rule, calendar))
+
+
+def _resolution(conv: ConversationView, members: list[Mapping[str, Any]]) -> OwedTarget:
+    """The resolution clock pauses while the conversation waits on the customer: from an
+    agent message that asks the customer something until the customer writes again."""
+    pauses: list[Pause] = []
+    waiting_since: int | None = None
+    for m in members:
+        if m["direction"] == "outbound" and m.get("asks_customer"):
+            waiting_since = waiting_since if waiting_since is not None else m["occurred_at"]
+        elif m["direction"] == "inbound" and waiting_since is not None:
+            pauses.append(Pause(waiting_since, m["occurred_at"]))
+            waiting_since = None
+    stopped = conv.closed_at if conv.status == "closed" else conv.resolved_at
+    if waiting_since is not None and stopped is None:
+        pauses.append(Pause(waiting_since, None))
+    return OwedTarget(
+        kind="resolution", conversation_id=conv.conversation_id, contact_id=None,
+        brand=conv.brand, channel=conv.channel, priority=None, tier=None,
+        started_at_ms=conv.opened_at,
+        stopped_at_ms=None if stopped is None else max(stopped, conv.opened_at),
+        pauses=tuple(pauses),
+    )  # fmt: skip
+
+
+def judge(all_clocks: Iterable[Clock], now_ms: int) -> Judgement:
+    result = Judgement()
+    wakeups: list[int] = []
+    for target, rule, calendar in all_clocks:
+        result.events.extend(evaluate(target, rule, calendar, now_ms))
+        change = next_change(target, rule, calendar, now_ms)
+        if change is not None:
+            wakeups.append(change)
+        if target.contact_id is None:
+            continue
+        state = result.contact_sla.setdefault(target.contact_id, {})
+        plan = schedule(target, rule, calendar)
+        verdict = outcome(target, rule, calendar, now_ms)
+        if target.kind == "hard_limit":
+            state["hard_limit_deadline"] = plan.deadline_ms
+            state["hard_limit_outcome"] = verdict
+        else:
+            state.update(
+                target=target.kind,
+                policy=rule.name,
+                target_seconds=rule.target_s(target.kind),
+                deadline=plan.deadline_ms,
+                warn_at=plan.warn_at_ms,
+                outcome=verdict,
+                warned=plan.warn_at_ms is not None
+                and plan.warn_at_ms <= now_ms
+                and (target.stopped_at_ms is None or target.stopped_at_ms > plan.warn_at_ms),
+            )
+    result.next_wakeup_ms = min(wakeups, default=None)
+    return result
+
+
+def event_record(event: SlaEvent, judged_at_ms: int, clock: str) -> dict[str, Any]:
+    """The SlaEvent Avro record (schemas/sla-event.v1.avsc)."""
+    return {
+        "event_id": event.event_id,
+        "event_type": event.event_type,
+        "target": event.kind,
+        "conversation_id": event.conversation_id,
+        "contact_id": event.contact_id,
+        "policy": event.rule,
+        "deadline": event.deadline_ms,
+        "elapsed_seconds": event.elapsed_s,
+        "target_seconds": event.target_s,
+        "brand": event.brand,
+        "channel": event.channel,
+        "priority": event.priority,
+        "tier": event.tier,
+        "occurred_at": event.occurred_at_ms,
+        "judged_at": judged_at_ms,
+        "clock": clock,
+    }
