@@ -42,8 +42,10 @@ class Load:
 class Monitor:
     interval_s: float = 0.5
     load_every: int = 4
+    t0: float = field(default_factory=time.monotonic)  # the run's clock
     samples: list[Sample] = field(default_factory=list)
     loads: list[Load] = field(default_factory=list)
+    phases: list[dict[str, object]] = field(default_factory=list)  # name, start, end (s from t0)
     phase: str = "setup"
 
     def __post_init__(self) -> None:
@@ -63,6 +65,8 @@ class Monitor:
     def stop(self) -> None:
         self._stop.set()
         self._thread.join(5)
+        if self.phases and self.phases[-1]["end"] is None:
+            self.phases[-1]["end"] = round(time.monotonic() - self.t0, 3)
 
     def watch(self, label: str, pid: int) -> None:
         with self._lock:
@@ -73,6 +77,10 @@ class Monitor:
             self._watched.pop(label, None)
 
     def set_phase(self, phase: str) -> None:
+        now = round(time.monotonic() - self.t0, 3)
+        if self.phases:
+            self.phases[-1]["end"] = now
+        self.phases.append({"name": phase, "start": now, "end": None})
         self.phase = phase
 
     def cpu_seconds(self, label: str) -> float:

@@ -10,9 +10,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from grafana_foundation_sdk.builders import bargauge, common, piechart, prometheus, stat
+from grafana_foundation_sdk.builders import (
+    bargauge,
+    common,
+    piechart,
+    prometheus,
+    stat,
+    statetimeline,
+    timeseries,
+)
 from grafana_foundation_sdk.builders import dashboard as dash
-from grafana_foundation_sdk.builders import statetimeline, timeseries
 from grafana_foundation_sdk.cog.builder import Builder
 from grafana_foundation_sdk.models import common as cm
 from grafana_foundation_sdk.models import dashboard as dm

@@ -58,6 +58,20 @@ def _report(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _sla_at_risk(settings: Settings, args: argparse.Namespace) -> int:
+    from ascolto.search import client
+    from services.report import at_risk, render_at_risk
+
+    es = client(settings.elastic)
+    es.indices.refresh(index=settings.elastic.contacts)
+    rows = at_risk(es, settings.elastic.contacts, limit=args.limit, brand=args.brand)
+    if args.format == "json":
+        sys.stdout.write(orjson.dumps(rows, option=orjson.OPT_INDENT_2).decode() + "\n")
+    else:
+        print(render_at_risk(rows))
+    return 0
+
+
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     from services.report import GROUPINGS
 
@@ -80,3 +94,11 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     rep.add_argument("--by", choices=GROUPINGS, default="brand")
     rep.add_argument("--format", choices=("table", "json"), default="table")
     rep.set_defaults(func=_report)
+
+    sla = sub.add_parser("sla", help="SLA views")
+    ssub = sla.add_subparsers(dest="sla_command", required=True)
+    risk = ssub.add_parser("at-risk", help="open conversations closest to their deadline")
+    risk.add_argument("--limit", type=int, default=20)
+    risk.add_argument("--brand")
+    risk.add_argument("--format", choices=("table", "json"), default="table")
+    risk.set_defaults(func=_sla_at_risk)

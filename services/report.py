@@ -130,3 +130,48 @@ def render_table(report: Mapping[str, Mapping[str, Any]], by: str) -> str:
         return "  ".join([first] + [c.rjust(w) for c, w in zip(cells[1:], widths[1:], strict=True)])
 
     return "\n".join([line(header), line(["-" * w for w in widths]), *map(line, rows)])
+
+
+def at_risk(
+    es: Elasticsearch, alias: str, *, limit: int = 20, brand: str | None = None
+) -> list[dict[str, Any]]:
+    """Open conversations whose next response deadline comes first (overdue ones on top).
+
+    One row per conversation (field collapsing on conversation_id), from the contacts still
+    owed an answer and not answered.
+    """
+    filters: list[dict[str, Any]] = [
+        {"term": {"owed_answer": True}},
+        {"term": {"sla.outcome": "open"}},
+        {"exists": {"field": "sla.deadline"}},
+    ]
+    if brand:
+        filters.append({"term": {"brand": brand}})
+    resp = es.search(
+        index=alias,
+        query={"bool": {"filter": filters}},
+        collapse={"field": "conversation_id"},
+        sort=[{"sla.deadline": "asc"}],
+        size=limit,
+        source_includes=["conversation_id", "contact_id", "brand", "channel", "priority", "tier",
+                "customer_id", "occurred_at", "sla", "body"],
+    )  # fmt: skip
+    return [hit["_source"] for hit in resp["hits"]["hits"]]
+
+
+def render_at_risk(rows: Sequence[Mapping[str, Any]], now_ms: int | None = None) -> str:
+    import time
+
+    now = now_ms if now_ms is not None else int(time.time() * 1000)
+    lines = [f"{'due in':>9}  {'target':<15} {'brand':<14} {'channel':<8} {'prio':<4} message"]
+    for r in rows:
+        left = (r["sla"]["deadline"] - now) / 1000
+        due = ("-" + human_duration(-left)) if left < 0 else human_duration(left)
+        text = " ".join(str(r.get("body", "")).split())[:60]
+        lines.append(
+            f"{due:>9}  {r['sla']['target']:<15} {r['brand'][:14]:<14} {r['channel']:<8} "
+            f"{r.get('priority') or '-':<4} {text}"
+        )
+    if not rows:
+        lines.append("(no open conversation is waiting for an answer)")
+    return "\n".join(lines)

@@ -1,0 +1,205 @@
+"""``make bench``: the pipeline's throughput, latency and memory beside what Kafka and
+Elasticsearch alone can do, measured in one run on the running local stack (``make up``).
+
+    .venv/bin/python -m bench.run                 # ~200,000 contacts (about 15 minutes)
+    .venv/bin/python -m bench.run --soak          # 1,000,000: memory growth over a long run
+    .venv/bin/python -m bench.run --size 2000     # a smoke run (CI)
+
+Every step runs on its own topics, indices and consumer groups (names starting with
+``bench``), removed afterwards: the shared stack is never stopped or cleaned. Results go to
+``bench/results/latest.json`` and ``latest.png``; the figures are printed as a table.
+Targets are reported (``targets`` in the JSON), never enforced: the exit code says only
+whether the benchmark itself ran.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import platform
+import random
+import re
+import shutil
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+from elasticsearch import Elasticsearch
+from kafka import KafkaAdminClient
+
+from ascolto.config import ROOT, Settings
+from bench import ceilings, report, stages
+from bench.harness import delete_groups, scratch_topics, unique_name
+from bench.monitor import Monitor, machine
+from bench.workload import Workload
+
+DEFAULT_SIZE = 200_000
+SOAK_SIZE = 1_000_000
+RESULTS = ROOT / "bench" / "results"
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="bench", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--size", type=int, help=f"contacts to post (default {DEFAULT_SIZE:,})")
+    parser.add_argument(
+        "--soak", action="store_true", help=f"{SOAK_SIZE:,} contacts, unless --size says"
+    )
+    parser.add_argument("--seed", type=int, default=1, help="workload seed (default 1)")
+    parser.add_argument("--out", type=Path, default=RESULTS, help="results folder")
+    parser.add_argument(
+        "--latency-seconds", type=float, default=60.0, help="length of the paced phase"
+    )
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        help="record the worker with py-spy during the stream stage (collapsed stacks)",
+    )
+    parser.add_argument(
+        "--es-sweep", action="store_true", help="also try bulk sizes and parallelism"
+    )
+    parser.add_argument(
+        "--env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="extra environment for the ingest and worker processes (repeatable)",
+    )
+    args = parser.parse_args(argv)
+    args.size = args.size or (SOAK_SIZE if args.soak else DEFAULT_SIZE)
+    if args.size < 100:
+        parser.error("--size must be at least 100")
+    return args
+
+
+def stack_versions(es: Elasticsearch) -> dict[str, Any]:
+    env_sh = (ROOT / "deploy" / "env.sh").read_text()
+
+    def pinned(name: str) -> str | None:
+        m = re.search(rf"^export {name}=(\S+)", env_sh, re.MULTILINE)
+        return m.group(1) if m else None
+
+    return {
+        "python": platform.python_version(),
+        "faust": version("faust-streaming"),
+        "aiokafka": version("aiokafka"),
+        "kafka_python": version("kafka-python"),
+        "elasticsearch_py": version("elasticsearch"),
+        "aiohttp": version("aiohttp"),
+        "kafka": pinned("ASCOLTO_KAFKA_VERSION"),
+        "elasticsearch": pinned("ASCOLTO_ES_VERSION"),
+        "elasticsearch_running": sorted(
+            {n["version"] for n in es.nodes.info(filter_path="nodes.*.version")["nodes"].values()}
+        ),
+    }
+
+
+def check_stack(settings: Settings) -> Elasticsearch:
+    try:
+        KafkaAdminClient(bootstrap_servers=settings.kafka.bootstrap).close()
+        es = Elasticsearch(settings.elastic.url, request_timeout=30)
+        es.cluster.health(timeout="5s")
+    except Exception as exc:
+        message = f"the local stack is not running ({exc}); start it with `make up`"
+        raise SystemExit(message) from None
+    return es
+
+
+def run_ceilings(settings: Settings, size: int, seed: int, monitor: Monitor,
+                 sweep: bool) -> dict[str, Any]:  # fmt: skip
+    monitor.set_phase("ceiling_prepare")
+    now_ms = int(time.time() * 1000)
+    valid = ceilings.valid_contacts(Workload(size, seed).contacts(), now_ms)
+    payloads = ceilings.kafka_payloads(valid)
+    docs = ceilings.enriched_docs(valid, now_ms)
+    doc_fields = sorted(ceilings.enriched_doc(valid[0], random.Random(0), 0))
+    del valid
+    uid = unique_name("ceiling")
+    bootstrap = settings.kafka.bootstrap
+    out: dict[str, Any] = {"doc_fields": doc_fields}
+    with scratch_topics(bootstrap, [f"{uid}.in", f"{uid}.out"], ceilings.PARTITIONS):
+        monitor.set_phase("kafka_produce")
+        out["kafka_produce"] = ceilings.kafka_produce_ceiling(bootstrap, f"{uid}.in", payloads)
+        monitor.set_phase("kafka_consume_produce")
+        out["kafka_consume_produce"] = ceilings.kafka_consume_produce_ceiling(
+            bootstrap, f"{uid}.in", f"{uid}.out", len(payloads), uid
+        )
+    delete_groups(bootstrap, [uid])
+    del payloads
+    gc.collect()
+    if sweep:
+        monitor.set_phase("es_sweep")
+        subset = docs[: min(len(docs), 50_000)]
+        out["es_sweep"] = ceilings.es_sweep(settings.elastic.url, f"{uid}-sweep", subset)
+        best = out["es_sweep"][0]
+        chunk, workers = best["chunk"], best["workers"]
+    else:
+        chunk, workers = ceilings.ES_CHUNK, ceilings.ES_WORKERS
+    monitor.set_phase("es_bulk")
+    out["es_bulk"] = ceilings.es_bulk_ceiling(
+        settings.elastic.url, f"{uid}-contacts", docs, chunk=chunk, workers=workers
+    )
+    return out
+
+
+def say(message: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    settings = Settings.from_env()
+    es = check_stack(settings)
+    worker_env = dict(item.split("=", 1) for item in args.env)
+    tmp = Path(tempfile.mkdtemp(prefix="ascolto-bench-"))
+    monitor = Monitor(interval_s=0.25).start()
+    t0 = monitor.t0
+    results: dict[str, Any] = {
+        "timestamp": datetime.now(UTC).isoformat(timespec="seconds"),
+        "size": args.size,
+        "soak": args.soak,
+        "seed": args.seed,
+        "versions": stack_versions(es),
+        "machine": machine(),
+    }
+    opts = stages.Options(
+        size=args.size,
+        seed=args.seed,
+        tmp=tmp,
+        t0=t0,
+        latency_s=args.latency_seconds,
+        profile=args.profile,
+        worker_env=worker_env,
+    )
+    try:
+        say(f"ceilings: Kafka and Elasticsearch alone, {args.size:,} contacts")
+        results["ceilings"] = run_ceilings(settings, args.size, args.seed, monitor, args.es_sweep)
+        say("ingest, then the stream stage from a full contacts.raw")
+        results["stage"] = stages.ingest_and_stage(opts, monitor)
+        gc.collect()
+        say("end to end: as fast as ingest takes it, then paced at half that rate")
+        results["e2e"] = stages.end_to_end(opts, monitor)
+        results["e2e"]["doc_fields_match"] = (
+            results["e2e"]["real_doc_fields"] == results["ceilings"]["doc_fields"]
+        )
+        monitor.set_phase("report")
+    finally:
+        monitor.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
+    results["duration_s"] = round(time.monotonic() - t0, 1)
+    results["phases"] = monitor.phases
+    headline = report.headline(results, monitor)
+    args.out.mkdir(parents=True, exist_ok=True)
+    report.write_json(args.out / "latest.json", headline)
+    report.chart(args.out / "latest.png", results, monitor, t0)
+    print()
+    print(report.table(headline))
+    print(f"\n  results: {args.out / 'latest.json'}  chart: {args.out / 'latest.png'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

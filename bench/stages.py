@@ -1,0 +1,455 @@
+"""The pipeline's own figures, each on an isolated deployment (bench.harness):
+
+- ``ingest_and_stage``: with the worker stopped, post the workload over HTTP (the first few
+  percent one contact per request, the rest in batches): ingest's rate for each. That fills
+  contacts.raw; then the worker starts and the clock runs from its first output until
+  contacts.enriched stops growing with every raw contact consumed: the stream stage's rate,
+  and the worker's CPU seconds per 1,000 contacts until everything is indexed.
+- ``end_to_end``: with everything running, post the workload as fast as ingest takes it and
+  time until every contact is searchable; then post new contacts at half that rate and poll
+  Elasticsearch for a sample of them: received -> searchable latency.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from elasticsearch import Elasticsearch
+from prometheus_client.parser import text_string_to_metric_families
+
+from bench.harness import Offsets, start_pipeline, stop_pipeline
+from bench.loadgen import Body, Poster, PostStats, encode_batches
+from bench.monitor import Monitor
+from bench.workload import Workload
+from tests.integration.conftest import Pipeline
+
+BATCH = 500  # contacts per request in the batch phases
+BATCH_CONCURRENCY = 4
+SINGLE_CONCURRENCY = 16
+POLL_S = 0.25
+
+
+@dataclass
+class Options:
+    size: int
+    seed: int
+    tmp: Path
+    t0: float = field(default_factory=time.monotonic)  # the run's clock: series are relative to it
+    latency_s: float = 60.0
+    profile: Path | None = None  # py-spy raw (collapsed stacks) of the worker during the stage
+    worker_env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def timeout_s(self) -> float:
+        """Generous: a stage that is this slow is broken, not slow."""
+        return max(300.0, self.size / 20)
+
+
+def _wait(predicate: Callable[[], bool], timeout_s: float, what: str, proc: Any = None) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not predicate():
+        if proc is not None and proc.popen is not None and proc.popen.poll() is not None:
+            raise RuntimeError(f"{proc.name} died while waiting for {what}:\n{proc.tail()}")
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out after {timeout_s:.0f}s waiting for {what}")
+        time.sleep(POLL_S)
+
+
+def _post(pipe: Pipeline, bodies: list[Body], concurrency: int, **kw: Any) -> PostStats:
+    async def go() -> PostStats:
+        async with Poster(pipe.ingest_url, concurrency) as poster:
+            if "rate_per_s" in kw:
+                return await poster.paced(bodies, kw["rate_per_s"], kw.get("on_answer"))
+            return await poster.flood(bodies, kw.get("on_answer"))
+
+    return asyncio.run(go())
+
+
+def _watch(monitor: Monitor, pipe: Pipeline, suffix: str) -> None:
+    for proc in (pipe.ingest, pipe.worker):
+        if proc.popen is not None and proc.popen.poll() is None:
+            monitor.watch(f"{proc.name}{suffix}", proc.popen.pid)
+
+
+def scrape(url: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    with urllib.request.urlopen(url, timeout=5) as resp:
+        text = resp.read().decode()
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
+
+
+def total(samples: dict, name: str, **labels: str) -> float:
+    return sum(
+        v
+        for (n, lbls), v in samples.items()
+        if n == name and all(dict(lbls).get(k) == val for k, val in labels.items())
+    )
+
+
+# --- ingest, then the stream stage from a full topic -------------------------------------------
+
+
+def ingest_and_stage(opts: Options, monitor: Monitor) -> dict[str, Any]:
+    workload = Workload(opts.size, opts.seed)
+    contacts = list(workload.contacts())
+    n_single = min(max(100, opts.size // 20), 10_000, len(contacts))
+    singles = encode_batches(contacts[:n_single], 1)
+    batches = encode_batches(contacts[n_single:], BATCH)
+    del contacts
+    pipe = start_pipeline(opts.tmp, worker=False, extra_env=opts.worker_env)
+    k = pipe.settings.kafka
+    offsets = Offsets(k.bootstrap)
+    try:
+        _watch(monitor, pipe, "")
+        monitor.set_phase("ingest_single")
+        single = _post(pipe, singles, SINGLE_CONCURRENCY)
+        monitor.set_phase("ingest_batch")
+        batch = _post(pipe, batches, BATCH_CONCURRENCY)
+        raw_total = offsets.end([k.raw])[k.raw]
+        accepted = single.accepted + batch.accepted
+        if raw_total != accepted or accepted != workload.summary.valid:
+            raise RuntimeError(
+                f"contacts.raw holds {raw_total}, ingest accepted {accepted}, "
+                f"the workload has {workload.summary.valid} valid contacts"
+            )
+        monitor.set_phase("stage")
+        stage = _run_stage(pipe, offsets, raw_total, opts, monitor)
+        monitor.set_phase("stage_done")
+    finally:
+        monitor.unwatch("ingest")
+        monitor.unwatch("worker")
+        offsets.close()
+        stop_pipeline(pipe)
+    return {
+        "workload": workload.summary.as_dict(),
+        "ingest_single": _post_summary(single),
+        "ingest_batch": _post_summary(batch) | {"batch_size": BATCH},
+        "stage": stage,
+    }
+
+
+def _post_summary(stats: PostStats) -> dict[str, Any]:
+    return {
+        "contacts": stats.contacts,
+        "accepted": stats.accepted,
+        "refused": stats.refused,
+        "requests": stats.requests,
+        "retries": stats.retries,
+        "seconds": round(stats.seconds, 3),
+        "per_s": stats.per_s,
+    }
+
+
+def _run_stage(
+    pipe: Pipeline, offsets: Offsets, raw_total: int, opts: Options, monitor: Monitor
+) -> dict[str, Any]:
+    k, group = pipe.settings.kafka, pipe.settings.worker.app_id
+    spawned = time.monotonic()
+    pipe.worker.start()
+    assert pipe.worker.popen is not None
+    monitor.watch("worker", pipe.worker.popen.pid)
+    profiler = _start_profiler(pipe.worker.popen.pid, opts.profile)
+    timeline: list[tuple[float, int, float]] = []  # (t, enriched end offset, worker CPU s)
+    first_output: float | None = None
+    cpu_before = monitor.cpu_seconds("worker")
+    last_change = spawned
+    deadline = spawned + opts.timeout_s
+    try:
+        while True:
+            if pipe.worker.popen.poll() is not None:
+                raise RuntimeError(f"the worker died during the stage:\n{pipe.worker.tail()}")
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the stage did not finish in {opts.timeout_s:.0f}s")
+            now, cpu = time.monotonic(), monitor.cpu_seconds("worker")
+            enriched = offsets.end([k.enriched])[k.enriched]
+            if enriched and first_output is None:
+                first_output = now
+            elif not enriched:
+                cpu_before = cpu
+            if timeline and enriched != timeline[-1][1]:
+                last_change = now
+            timeline.append((now, enriched, cpu))
+            if enriched and now - last_change >= 1.5:
+                done = offsets.committed(group, [k.raw, k.keyed])
+                ends = offsets.end([k.raw, k.keyed])
+                if done == ends and ends[k.raw] == raw_total:
+                    break
+            time.sleep(POLL_S)
+        assert first_output is not None
+        finished = last_change
+        # the rest of the worker (index stages) until every output is in Elasticsearch
+        _wait(
+            lambda: offsets.lag(group, [k.enriched, k.conversations]) == 0,
+            opts.timeout_s,
+            "the index stages",
+            pipe.worker,
+        )
+        settled = time.monotonic()
+        cpu_settled = monitor.cpu_seconds("worker")
+        metrics = scrape(pipe.worker_metrics_url)
+    finally:
+        _stop_profiler(profiler)
+    seconds = finished - first_output
+    indexed = {
+        name: total(metrics, "ascolto_documents_indexed_total", index=alias)
+        for name, alias in (
+            ("contacts", pipe.settings.elastic.contacts),
+            ("conversations", pipe.settings.elastic.conversations),
+        )
+    }
+    return {
+        "contacts": raw_total,
+        "enriched_records": timeline[-1][1],
+        "startup_s": round(first_output - spawned, 3),
+        "seconds": round(seconds, 3),
+        "per_s": raw_total / seconds if seconds > 0 else 0.0,
+        "index_settled_s": round(settled - first_output, 3),
+        "worker_cpu_s": round(cpu_settled - cpu_before, 3),
+        "cpu_s_per_1k": (cpu_settled - cpu_before) / raw_total * 1000,
+        "es_docs_indexed": indexed,
+        "timeline": [(round(t - opts.t0, 3), n, round(c, 3)) for t, n, c in timeline],
+        "profile": str(opts.profile) if opts.profile else None,
+    }
+
+
+def _start_profiler(pid: int, out: Path | None) -> subprocess.Popen[bytes] | None:
+    if out is None:
+        return None
+    py_spy = Path(sys.executable).parent / "py-spy"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    return subprocess.Popen(
+        [str(py_spy), "record", "--pid", str(pid), "--rate", "100", "--nonblocking",
+         "--format", "raw", "--output", str(out)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )  # fmt: skip
+
+
+def _stop_profiler(proc: subprocess.Popen[bytes] | None) -> None:
+    if proc is None:
+        return
+    proc.send_signal(2)  # SIGINT: py-spy writes its output and exits
+    try:
+        proc.wait(30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+# --- end to end --------------------------------------------------------------------------------
+
+
+class CountPoller(threading.Thread):
+    """Counts the searchable documents of an index every ``POLL_S`` until told to stop."""
+
+    def __init__(self, es: Elasticsearch, index: str) -> None:
+        super().__init__(name="bench-count", daemon=True)
+        self.es, self.index = es, index
+        self.counts: list[tuple[float, int]] = []
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            with contextlib.suppress(Exception):
+                count = self.es.count(index=self.index)["count"]
+                self.counts.append((time.monotonic(), count))
+            self.stop.wait(POLL_S)
+
+    @property
+    def latest(self) -> int:
+        return self.counts[-1][1] if self.counts else 0
+
+
+class LatencyProbe(threading.Thread):
+    """Polls Elasticsearch for sampled contact ids every ``interval_s``; a contact's latency is
+    the moment it was first found minus its ``received_at`` (set by ingest, same clock)."""
+
+    def __init__(self, es: Elasticsearch, index: str, interval_s: float = 0.075) -> None:
+        super().__init__(name="bench-latency", daemon=True)
+        self.es, self.index, self.interval_s = es, index, interval_s
+        self._pending: set[str] = set()
+        self._lock = threading.Lock()
+        self.found: list[tuple[float, float]] = []  # (seen at, monotonic; latency s)
+        self.stop = threading.Event()
+        self.errors = 0
+
+    def add(self, ids: list[str]) -> None:
+        with self._lock:
+            self._pending.update(ids)
+
+    @property
+    def pending(self) -> int:
+        with self._lock:
+            return len(self._pending)
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            with self._lock:
+                ids = list(self._pending)[:2000]
+            if ids:
+                self._look(ids)
+            self.stop.wait(self.interval_s)
+
+    def _look(self, ids: list[str]) -> None:
+        asked, asked_mono = time.time(), time.monotonic()
+        try:
+            resp = self.es.search(
+                index=self.index,
+                query={"ids": {"values": ids}},
+                source_includes=["received_at"],
+                size=len(ids),
+                filter_path=["hits.hits._id", "hits.hits._source"],
+            )
+        except Exception:
+            self.errors += 1
+            return
+        seen = (asked + time.time()) / 2
+        seen_mono = (asked_mono + time.monotonic()) / 2
+        hits = resp.get("hits", {}).get("hits", [])
+        with self._lock:
+            for hit in hits:
+                self._pending.discard(hit["_id"])
+                received = hit["_source"]["received_at"] / 1000
+                self.found.append((seen_mono, max(0.0, seen - received)))
+
+
+def end_to_end(opts: Options, monitor: Monitor) -> dict[str, Any]:
+    workload = Workload(opts.size, opts.seed)
+    bodies = encode_batches(workload.contacts(), BATCH)
+    expected = workload.summary.unique
+    pipe = start_pipeline(opts.tmp, worker=True, extra_env=opts.worker_env)
+    alias = pipe.settings.elastic.contacts
+    try:
+        _watch(monitor, pipe, "")
+        monitor.set_phase("e2e_warmup")
+        warm = Workload(50, opts.seed, source="bench-warmup")
+        warm_bodies = encode_batches(warm.contacts(), BATCH)
+        _post(pipe, warm_bodies, 1)
+        warm_count = warm.summary.unique
+        _wait(
+            lambda: pipe.es.count(index=alias)["count"] >= warm_count,
+            120,
+            "the warm-up contacts",
+            pipe.worker,
+        )
+        counter = CountPoller(pipe.es, alias)
+        counter.start()
+        monitor.set_phase("e2e_max")
+        flood = _post(pipe, bodies, BATCH_CONCURRENCY)
+        _wait(
+            lambda: counter.latest >= warm_count + expected,
+            opts.timeout_s,
+            f"{expected} contacts searchable",
+            pipe.worker,
+        )
+        counter.stop.set()
+        counter.join(5)
+        searchable_at = next(t for t, n in counter.counts if n >= warm_count + expected)
+        seconds = searchable_at - flood.started
+        e2e_per_s = flood.accepted / seconds
+        monitor.set_phase("e2e_paced")
+        latency = _paced(pipe, opts, e2e_per_s / 2)
+        monitor.set_phase("e2e_done")
+        real_doc = _one_doc(pipe.es, alias)
+        metrics = scrape(pipe.worker_metrics_url)
+    finally:
+        monitor.unwatch("ingest")
+        monitor.unwatch("worker")
+        stop_pipeline(pipe)
+    return {
+        "max_rate": {
+            "contacts": flood.contacts,
+            "accepted": flood.accepted,
+            "unique": expected,
+            "ingest_s": round(flood.seconds, 3),
+            "ingest_per_s": flood.per_s,
+            "seconds": round(seconds, 3),
+            "per_s": e2e_per_s,
+            "posted": [(round(t - opts.t0, 3), n) for t, n in flood.progress],
+            "searchable": [
+                (round(t - opts.t0, 3), n - warm_count)
+                for t, n in counter.counts
+                if t >= flood.started
+            ],
+        },
+        "paced": latency,
+        "real_doc_fields": sorted(real_doc),
+        "worker_latency_histogram_mean_s": _histogram_mean(metrics),
+    }
+
+
+def _paced(pipe: Pipeline, opts: Options, rate: float) -> dict[str, Any]:
+    n = int(min(max(200, rate * opts.latency_s), max(200, opts.size)))
+    workload = Workload(n, opts.seed + 1, source="bench-paced")
+    per_request = int(min(50, max(1, round(rate / 50))))  # about 50 requests a second
+    bodies = encode_batches(workload.contacts(), per_request)
+    every = max(1, workload.summary.valid // 3000)  # at most ~3,000 sampled contacts
+    probe = LatencyProbe(pipe.es, pipe.settings.elastic.contacts)
+    seen_ids: set[str] = set()
+    counter = 0
+
+    def on_answer(sent: float, answered: float, answer: dict[str, Any]) -> None:
+        nonlocal counter
+        sample = []
+        for contact_id in answer["ids"]:
+            counter += 1
+            if contact_id not in seen_ids and counter % every == 0:
+                sample.append(contact_id)
+            seen_ids.add(contact_id)
+        probe.add(sample)
+
+    probe.start()
+    stats = _post(pipe, bodies, 32, rate_per_s=rate, on_answer=on_answer)
+    deadline = time.monotonic() + 120
+    while probe.pending and time.monotonic() < deadline:
+        time.sleep(0.1)
+    probe.stop.set()
+    probe.join(5)
+    if probe.pending:
+        raise TimeoutError(f"{probe.pending} sampled contacts never became searchable")
+    latencies = sorted(lat for _, lat in probe.found)
+    return {
+        "target_per_s": rate,
+        "contacts": stats.contacts,
+        "per_request": per_request,
+        "achieved_per_s": stats.per_s,
+        "behind_schedule_max_s": round(stats.behind_s, 3),
+        "samples": len(latencies),
+        "probe_errors": probe.errors,
+        "p50_s": _quantile(latencies, 0.50),
+        "p95_s": _quantile(latencies, 0.95),
+        "p99_s": _quantile(latencies, 0.99),
+        "max_s": latencies[-1] if latencies else None,
+        "mean_s": statistics.fmean(latencies) if latencies else None,
+        "series": sorted((round(seen - opts.t0, 3), round(lat, 4)) for seen, lat in probe.found),
+        "posted": [(round(t - opts.t0, 3), n) for t, n in stats.progress],
+    }
+
+
+def _quantile(values: list[float], q: float) -> float | None:
+    """Nearest-rank quantile of sorted values."""
+    if not values:
+        return None
+    return values[min(len(values) - 1, max(0, int(q * len(values) + 0.999999) - 1))]
+
+
+def _one_doc(es: Elasticsearch, alias: str) -> dict[str, Any]:
+    hits = es.search(index=alias, size=1, query={"match_all": {}})["hits"]["hits"]
+    return hits[0]["_source"] if hits else {}
+
+
+def _histogram_mean(metrics: dict) -> float | None:
+    count = total(metrics, "ascolto_end_to_end_latency_seconds_count")
+    return total(metrics, "ascolto_end_to_end_latency_seconds_sum") / count if count else None

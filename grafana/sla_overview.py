@@ -1,0 +1,388 @@
+""" "Ascolto — SLA overview": are customers answered in time, and who is still waiting?
+
+Colours follow the SLA policy per channel (grafana/sla_targets.py): green until the warning
+point, orange until the target, red past it, dark red past email's 24h hard limit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from grafana_foundation_sdk.models import dashboard as dm
+
+from grafana.panels import (
+    BRAND,
+    CHANNEL,
+    DARK_RED,
+    GREEN,
+    ORANGE,
+    RANGE,
+    RATE,
+    RED,
+    PanelBuilder,
+    Steps,
+    bargauge_panel,
+    build_dashboard,
+    datasource_variable,
+    override_thresholds,
+    piechart_panel,
+    query_variable,
+    sel,
+    stat_panel,
+    target,
+    timeseries_panel,
+)
+from grafana.sla_targets import ChannelSla, channel_targets
+
+UID = "ascolto-sla-overview"
+TITLE = "Ascolto — SLA overview"
+
+# The share of owed answers given in time that the business aims for (met / judged).
+COMPLIANCE_OBJECTIVE = 0.95
+COMPLIANCE_STEPS: Steps = [(None, RED), (0.90, ORANGE), (COMPLIANCE_OBJECTIVE, GREEN)]
+UNANSWERED_SHARE_STEPS: Steps = [(None, GREEN), (0.2, ORANGE), (0.4, RED)]
+
+SLA = "ascolto_sla_events_total"
+RESPONSE = 'target=~"first_response|next_response"'
+FIRST = 'target="first_response"'
+RESPONSE_BUCKETS = "ascolto_response_time_seconds_bucket"
+INBOUND = "ascolto_inbound_contacts_total"
+OLDEST = sel("ascolto_oldest_unanswered_age_seconds", BRAND, CHANNEL)
+OPEN = sel("ascolto_open_conversations", BRAND, CHANNEL)
+UNANSWERED = sel("ascolto_unanswered_contacts", BRAND, CHANNEL)
+SENTIMENT_COLORS = {"negative": RED, "neutral": "blue", "positive": GREEN}
+
+
+def age_steps(sla: ChannelSla) -> Steps:
+    """Waiting age / response time of one channel: warning, target, hard limit."""
+    steps: list[tuple[float | None, str]] = [
+        (None, GREEN),
+        (sla.warning_s, ORANGE),
+        (sla.first_response_s, RED),
+    ]
+    if sla.hard_limit_s:
+        steps.append((sla.hard_limit_s, DARK_RED))
+    return steps
+
+
+def colour_by_channel(panel: object, slas: Sequence[ChannelSla], *, per_brand: bool) -> None:
+    """Each channel's series gets its own SLA colours (and a bar scale up to its limit)."""
+    for sla in slas:
+        if per_brand:  # legend "{{brand}} / {{channel}}"
+            override_thresholds(panel, "byRegexp", f"^.* / {sla.channel}$", age_steps(sla))
+        else:
+            override_thresholds(panel, "byName", sla.channel, age_steps(sla))
+
+
+def sla_events(event_types: str, *matchers: str) -> str:
+    """ascolto_sla_events_total of these event types ("met|breached"), filtered."""
+    op = "=~" if "|" in event_types else "="
+    return sel(SLA, f'event_type{op}"{event_types}"', *matchers, BRAND, CHANNEL)
+
+
+def compliance(by: str = "") -> str:
+    """met / (met + breached) of response targets over the time picker's range."""
+    group = f" by ({by}) " if by else ""
+    judged = f"sum{group}(increase({sla_events('met|breached', RESPONSE)}{RANGE}))"
+    met = f"sum{group}(increase({sla_events('met', RESPONSE)}{RANGE}))"
+    # "or judged * 0": a channel with breaches and no met event yet is at 0 %, not missing
+    return f"({met} or {judged} * 0)\n/\n({judged} > 0)"
+
+
+def response_quantile(q: float, by: str = "", window: str = RATE) -> str:
+    group = f"{by}, le" if by else "le"
+    buckets = sel(RESPONSE_BUCKETS, FIRST, BRAND, CHANNEL)
+    return f"histogram_quantile({q}, sum by ({group}) (rate({buckets}{window})))"
+
+
+def unanswered_share(by: str = "") -> str:
+    group = f" by ({by}) " if by else ""
+    return f"sum{group}({UNANSWERED})\n/\n(sum{group}({OPEN}) > 0)"
+
+
+def headline(slas: Sequence[ChannelSla]) -> list[PanelBuilder]:
+    oldest = stat_panel(
+        "Oldest message waiting for an answer, by channel",
+        "Age against the SLA clock of the oldest customer message still owed an answer. "
+        "Green until the SLA warning, orange until the first-response target, red past it, "
+        "dark red past a hard limit (email: 24h).",
+        [target(f"max by (channel) ({OLDEST})", "{{channel}}", instant=True)],
+        "s",
+        span=12,
+    )
+    colour_by_channel(oldest, slas, per_brand=False)
+    return [
+        stat_panel(
+            "Response SLA compliance",
+            "Answers given within the first/next-response target, over the time range: "
+            f"met / (met + breached). Objective {COMPLIANCE_OBJECTIVE:.0%}.",
+            [target(compliance(), instant=True)],
+            "percentunit",
+            span=4,
+            steps=COMPLIANCE_STEPS,
+            decimals=1,
+        ),
+        stat_panel(
+            "Response SLA breaches",
+            "First/next-response targets breached over the time range.",
+            [target(f"sum(increase({sla_events('breached', RESPONSE)}{RANGE}))", instant=True)],
+            "short",
+            span=4,
+            steps=[(None, GREEN), (1, ORANGE), (10, RED)],
+            decimals=0,
+        ),
+        stat_panel(
+            "Unanswered share",
+            "Customer messages owed an answer and not answered yet, per open conversation "
+            "(unanswered / open). The number the business fears most.",
+            [target(unanswered_share(), instant=True)],
+            "percentunit",
+            span=4,
+            steps=UNANSWERED_SHARE_STEPS,
+            decimals=1,
+        ),
+        oldest,
+    ]
+
+
+def compliance_row() -> list[PanelBuilder]:
+    return [
+        bargauge_panel(
+            "Compliance by channel",
+            "met / (met + breached) of response targets over the time range.",
+            [target(compliance("channel"), "{{channel}}", instant=True)],
+            "percentunit",
+            span=8,
+            steps=COMPLIANCE_STEPS,
+            max_val=1,
+        ),
+        bargauge_panel(
+            "Compliance by brand and channel",
+            "met / (met + breached) of response targets over the time range.",
+            [target(compliance("brand, channel"), "{{brand}} / {{channel}}", instant=True)],
+            "percentunit",
+            span=16,
+            steps=COMPLIANCE_STEPS,
+            max_val=1,
+        ),
+        timeseries_panel(
+            "SLA breaches per hour",
+            "Targets breached, per hour, by channel and target (hard_limit: email's 24h; "
+            "resolution: conversation open too long).",
+            [
+                target(
+                    f"3600 * sum by (channel, target) (rate({sla_events('breached')}{RATE}))",
+                    "{{channel}} · {{target}}",
+                )
+            ],
+            "short",
+            bars=True,
+            stack=True,
+        ),
+        timeseries_panel(
+            "SLA warnings per hour",
+            "Owed answers past the warning point (75% of the target) and not answered: the "
+            "breaches of the next hour, if nobody acts.",
+            [
+                target(
+                    f"3600 * sum by (channel, target) (rate({sla_events('warning')}{RATE}))",
+                    "{{channel}} · {{target}}",
+                )
+            ],
+            "short",
+            bars=True,
+            stack=True,
+        ),
+    ]
+
+
+def response_row(slas: Sequence[ChannelSla]) -> list[PanelBuilder]:
+    by_channel = bargauge_panel(
+        "First response p90 by channel, over the range",
+        "90% of first answers came within this time; coloured against each channel's target.",
+        [target(response_quantile(0.9, "channel", RANGE), "{{channel}}", instant=True)],
+        "s",
+        span=12,
+    )
+    colour_by_channel(by_channel, slas, per_brand=False)
+    for sla in slas:
+        by_channel.override_by_name(
+            sla.channel,
+            [
+                dm.DynamicConfigValue(
+                    id_val="max", value=sla.hard_limit_s or 2 * sla.first_response_s
+                )
+            ],
+        )
+    return [
+        timeseries_panel(
+            "First response time p50 / p90 / p99",
+            "Event-time response time of first answers (histogram; buckets 30s .. 7d).",
+            [
+                target(response_quantile(0.5), "p50"),
+                target(response_quantile(0.9), "p90"),
+                target(response_quantile(0.99), "p99"),
+            ],
+            "s",
+        ),
+        by_channel,
+        timeseries_panel(
+            "First response time p90 by channel",
+            "Compare with the targets: social 1h, email 6h (24h hard), chat 5m, web form 24h.",
+            [target(response_quantile(0.9, "channel"), "{{channel}}")],
+            "s",
+            span=24,
+        ),
+    ]
+
+
+def backlog_row(slas: Sequence[ChannelSla]) -> list[PanelBuilder]:
+    oldest = bargauge_panel(
+        "Oldest waiting, by brand and channel",
+        "Age of the oldest message still owed an answer, coloured against its channel's SLA.",
+        [
+            target(
+                f"max by (brand, channel) ({OLDEST})",
+                "{{brand}} / {{channel}}",
+                instant=True,
+            )
+        ],
+        "s",
+        span=12,
+        height=10,
+    )
+    colour_by_channel(oldest, slas, per_brand=True)
+    return [
+        timeseries_panel(
+            "Unanswered share by channel",
+            "Unanswered customer messages per open conversation.",
+            [target(unanswered_share("channel"), "{{channel}}")],
+            "percentunit",
+            span=8,
+            steps=UNANSWERED_SHARE_STEPS,
+        ),
+        timeseries_panel(
+            "Open conversations by channel",
+            "Conversations neither closed nor resolved.",
+            [
+                target(
+                    f"sum by (channel) ({OPEN})",
+                    "{{channel}}",
+                )
+            ],
+            "short",
+            span=8,
+            stack=True,
+        ),
+        timeseries_panel(
+            "Unanswered messages by channel",
+            "Customer messages owed an answer and not answered yet.",
+            [
+                target(
+                    f"sum by (channel) ({UNANSWERED})",
+                    "{{channel}}",
+                )
+            ],
+            "short",
+            span=8,
+            stack=True,
+        ),
+        timeseries_panel(
+            "Oldest waiting by channel",
+            "Age of the oldest message still owed an answer (SLA clock).",
+            [
+                target(
+                    f"max by (channel) ({OLDEST})",
+                    "{{channel}}",
+                )
+            ],
+            "s",
+            height=10,
+        ),
+        oldest,
+    ]
+
+
+def inbound_row() -> list[PanelBuilder]:
+    inbound = sel(INBOUND, BRAND, CHANNEL)
+    negative = sel(INBOUND, 'sentiment="negative"', BRAND, CHANNEL)
+    return [
+        piechart_panel(
+            "Sentiment mix, over the range",
+            "Inbound customer messages by sentiment.",
+            [
+                target(
+                    f"sum by (sentiment) (increase({inbound}{RANGE}))",
+                    "{{sentiment}}",
+                    instant=True,
+                )
+            ],
+            "short",
+            colors=SENTIMENT_COLORS,
+        ),
+        timeseries_panel(
+            "Inbound messages by sentiment",
+            "Customer messages per minute.",
+            [target(f"60 * sum by (sentiment) (rate({inbound}{RATE}))", "{{sentiment}}")],
+            "cpm",
+            span=8,
+            stack=True,
+        ),
+        timeseries_panel(
+            "Negative share by brand",
+            "Share of a brand's inbound messages read as negative (alert: NegativeSentimentSurge).",
+            [
+                target(
+                    f"sum by (brand) (rate({negative}{RATE}))\n/\n"
+                    f"(sum by (brand) (rate({inbound}{RATE})) > 0)",
+                    "{{brand}}",
+                )
+            ],
+            "percentunit",
+            span=8,
+            max_val=1,
+        ),
+        timeseries_panel(
+            "Mentions by brand vs their usual level",
+            "Inbound per minute over 10 minutes, and the mean of the same 10 minutes on the "
+            "previous days (recording rules; the channel filter does not apply). "
+            "MentionSpike fires at 3x the usual level.",
+            [
+                target(f"60 * brand:ascolto_inbound_contacts:rate10m{{{BRAND}}}", "{{brand}} now"),
+                target(
+                    f"60 * brand:ascolto_inbound_contacts:rate10m_baseline{{{BRAND}}}",
+                    "{{brand}} usual",
+                ),
+            ],
+            "cpm",
+        ),
+        timeseries_panel(
+            "Inbound messages by priority",
+            "Customer messages per minute, by the priority the pipeline assigned.",
+            [target(f"60 * sum by (priority) (rate({inbound}{RATE}))", "{{priority}}")],
+            "cpm",
+            stack=True,
+        ),
+    ]
+
+
+def dashboard() -> dm.Dashboard:
+    slas = channel_targets()
+    return build_dashboard(
+        uid=UID,
+        title=TITLE,
+        description="Are customers answered within their SLA, and who is still waiting?",
+        time_from="now-24h",
+        variables=[
+            datasource_variable(),
+            query_variable("brand", "Brand", f"label_values({INBOUND}, brand)"),
+            query_variable("channel", "Channel", f"label_values({INBOUND}{{{BRAND}}}, channel)"),
+        ],
+        rows=[
+            ("Right now", headline(slas)),
+            ("SLA compliance", compliance_row()),
+            ("Response times", response_row(slas)),
+            ("Backlog", backlog_row(slas)),
+            ("Inbound and sentiment", inbound_row()),
+        ],
+    )
