@@ -72,6 +72,11 @@ def sla_actions(
     actions: list[Action] = []
     dead: list[DeadLetter] = []
     for event in events:
+        if event.message.value is None and event.message.key:  # a retracted event
+            event_id = event.message.key.decode()
+            actions.append(Action(event_id, None, None))
+            events_by_id[event_id] = event
+            continue
         try:
             record = codec.decode(event.message.value, expect="SlaEvent")
         except DecodeError as exc:

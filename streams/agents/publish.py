@@ -38,6 +38,8 @@ class Outputs:
         for event in out.sla_events:
             value = encode("SlaEvent", event)
             sent.append(await self.sla_events.send(key=event["event_id"].encode(), value=value))
+        for event_id in out.sla_retractions:
+            sent.append(await self.sla_events.send(key=event_id.encode(), value=None))
         self._count(out)
         return sent
 

@@ -36,6 +36,8 @@ class Threaded:
     # None: a tombstone (the conversation merged into another); revision rides in a header
     conversations: list[tuple[bytes, dict[str, Any] | None]] = field(default_factory=list)
     sla_events: list[dict[str, Any]] = field(default_factory=list)  # SlaEvent records
+    # event ids no longer true (a late answer showed the warning never was): tombstones
+    sla_retractions: list[str] = field(default_factory=list)
     revision: int = 0
     exact_duplicates: int = 0
     near_duplicates: int = 0
@@ -213,12 +215,23 @@ def thread_timeline(
     for contact_id, contact_sla in judgement.contact_sla.items():
         if published_sla.get(contact_id) != contact_sla:
             changed_contacts.setdefault(contact_id, after.contacts[contact_id])
+    for contact_id in published_sla.keys() - judgement.contact_sla.keys():
+        if contact_id in after.contacts:  # no longer owed (became a near-duplicate)
+            changed_contacts.setdefault(contact_id, after.contacts[contact_id])
     changed_conversations = {v.conversation_id: v for v in changes.conversations}
+    real_change = messages is not old_messages or bool(changed_contacts)
+    changed_events = [
+        e for e in judgement.events if published_events.get(e.event_id) != e.event_type
+    ]
+    current_ids = {e.event_id for e in judgement.events}
+    retractions = [i for i in published_events if i not in current_ids]
+    real_change = real_change or bool(changed_events or retractions or changed_conversations)
+
     replayed_convs = _republish_replayed(after, replayed, changed_contacts, changed_conversations)
-    new_events = [
+    new_events = changed_events + [
         e
         for e in judgement.events
-        if published_events.get(e.event_id) != e.event_type or e.conversation_id in replayed_convs
+        if e.conversation_id in replayed_convs and e not in changed_events
     ]
 
     new_sla: dict[str, Any] = {
@@ -229,13 +242,12 @@ def thread_timeline(
         "wake": judgement.next_wakeup_ms,
         "live": live,
     }
-    grew = messages is not old_messages
-    if not (grew or changed_contacts or changed_conversations or new_events or replayed):
+    if not (real_change or replayed):
         if new_sla == state.sla:
             return state, out
         return TimelineState(messages, state.revision, new_sla), out
 
-    revision = state.revision + 1 if (grew or changed_contacts or new_events) else state.revision
+    revision = state.revision + 1 if real_change else state.revision
     for view in changed_contacts.values():
         contact = messages[view.contact_id]
         record = contact_record(contact, view, revision, now_ms)
@@ -258,6 +270,7 @@ def thread_timeline(
         out.conversations.append((conv_id.encode(), None))
     clock_name = "live" if live else "replay"
     out.sla_events = [event_record(e, sla.wall_ms, clock_name) for e in new_events]
+    out.sla_retractions = retractions
     out.revision = revision
 
     times = [m["occurred_at"] for m in messages.values()]

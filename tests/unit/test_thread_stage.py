@@ -1,0 +1,114 @@
+"""The thread stage's step (thread_timeline): whatever the batches and their order, the
+published state converges on the same records, and SLA events are published once."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from streams.agents.thread import SlaContext, Threaded, TimelineState, thread_timeline
+from streams.rules.threading import ThreadingParams
+from streams.sla.policy import parse_policy
+
+POLICY = parse_policy(
+    """
+version: 1
+rules:
+  - name: default
+    targets: {first_response: 1h, next_response: 1h, resolution: 1d}
+"""
+)
+PARAMS = ThreadingParams()
+T0 = 1_790_000_000_000
+MIN = 60_000
+
+
+def record(sid: str, direction: str, at: int, parent: str | None, body: str) -> dict:
+    contact = {
+        "contact_id": f"id-{sid}", "source": "t", "source_id": sid, "channel": "social",
+        "direction": direction, "kind": "message", "brand": "b", "customer_handle": "c",
+        "customer_email": None, "conversation_ref": None, "in_reply_to": parent,
+        "references": [], "occurred_at": at, "received_at": at + 86_400_000, "subject": None,
+        "body": body, "language": None, "attributes": {},
+    }  # fmt: skip
+    return {
+        "contact": contact, "language": "en", "sentiment_score": -0.5,
+        "sentiment_label": "negative", "sentiment_supported": True,
+        "intent": "complaint" if direction == "inbound" else None, "visibility": "public",
+        "priority": "P2" if direction == "inbound" else None, "asks_customer": False,
+        "fingerprint": f"fp-{sid}" if direction == "inbound" else None,
+        "customer_id": "handle:c", "account_id": None, "tier": None,
+        "conversation_id": None, "duplicate_of": None, "owed_answer": False,
+        "answered_by": None, "answered_at": None, "response_time_seconds": None, "sla": None,
+        "revision": 0, "is_update": False, "processed_at": 0,
+    }  # fmt: skip
+
+
+RECORDS = [
+    record("q1", "inbound", T0, None, "order 1 lost"),
+    record("a1", "outbound", T0 + 30 * MIN, "q1", "sorry, checking"),
+    record("q2", "inbound", T0 + 40 * MIN, "a1", "still lost, order 1"),
+    record("a2", "outbound", T0 + 200 * MIN, "q2", "found it"),
+    record("q3", "inbound", T0 + 300 * MIN, None, "new problem with invoice 7"),
+]
+SLA = SlaContext(POLICY, lateness_ms=600_000, wall_ms=T0 + 10**9, watermark_ms=T0 + 500 * MIN)
+
+
+def run(batches: list[list[dict]]) -> tuple[TimelineState, dict, dict]:
+    state = TimelineState({}, 0, {})
+    contacts: dict[str, dict] = {}
+    events: dict[str, str] = {}
+    for batch in batches:
+        state, out = thread_timeline(state, batch, PARAMS, 30 * 86_400_000, SLA)
+        absorb(out, contacts, events)
+    return state, contacts, events
+
+
+def absorb(out: Threaded, contacts: dict, events: dict) -> None:
+    for key, rec in out.contacts:  # a compacted topic / the ES doc: the last record wins
+        contacts[key.decode()] = {
+            k: v for k, v in rec.items() if k not in ("processed_at", "revision", "is_update")
+        }
+    for event in out.sla_events:
+        events[event["event_id"]] = event["event_type"]
+    for event_id in out.sla_retractions:  # a tombstone on the topic, a delete in the index
+        events.pop(event_id, None)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.permutations(RECORDS), st.lists(st.integers(1, 5), min_size=5, max_size=5))
+def test_any_arrival_order_and_batching_converges(order: list[dict], cuts: list[int]) -> None:
+    batches, i = [], 0
+    for size in cuts:
+        if i < len(order):
+            batches.append(order[i : i + size])
+            i += size
+    _, contacts, events = run(batches)
+    _, want_contacts, want_events = run([RECORDS])
+    assert contacts == want_contacts
+    assert events == want_events
+
+
+def test_answers_and_sla_outcomes() -> None:
+    _, contacts, events = run([RECORDS])
+    assert contacts["id-q1"]["answered_by"] == "id-a1"
+    assert contacts["id-q1"]["sla"]["outcome"] == "met"
+    assert contacts["id-q2"]["sla"]["outcome"] == "breached"  # answered after 160 minutes
+    assert contacts["id-q3"]["sla"]["outcome"] == "breached"  # unanswered, watermark past it
+    assert events["id-q2:next_response:outcome"] == "breached"
+
+
+def test_redelivery_republishes_but_changes_nothing() -> None:
+    state, contacts, _ = run([RECORDS])
+    again, out = thread_timeline(state, RECORDS[:2], PARAMS, 30 * 86_400_000, SLA)
+    assert out.exact_duplicates == 2
+    assert again.messages == state.messages and again.revision == state.revision
+    republished: dict[str, dict] = {}
+    absorb(out, republished, {})
+    assert republished and all(republished[k] == contacts[k] for k in republished)
+
+
+def test_sla_events_are_published_once() -> None:
+    state, _, _ = run([RECORDS])
+    _, out = thread_timeline(state, [], PARAMS, 30 * 86_400_000, SLA)
+    assert out.sla_events == [] and out.contacts == []
