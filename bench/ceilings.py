@@ -1,9 +1,10 @@
 """What the infrastructure alone can do on this machine, with the pipeline's own data.
 
-- Elasticsearch: the contacts documents the pipeline would write (same fields, same index
-  settings and mappings, same ``_id`` and external version), bulk-indexed straight from
-  Python: pre-serialised NDJSON, several bulk requests in flight, refresh off during the load
-  and one refresh at the end (counted: the documents are searchable when the clock stops).
+- Elasticsearch: the contacts documents the pipeline wrote in the end-to-end run, read back
+  and bulk-indexed straight from Python into a throwaway index with the same settings and
+  mappings, same ``_id`` and external version: pre-serialised NDJSON, several bulk requests
+  in flight, refresh off during the load and one refresh at the end (counted: the documents
+  are searchable when the clock stops).
 - Kafka produce: kafka-python with the ingest publisher's settings, pre-encoded Avro payloads.
 - Kafka consume -> produce: aiokafka (Faust's client) with the worker's producer settings,
   batched ``getmany`` and ``send``, offsets committed every second, no processing.
@@ -13,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import random
 import time
 from collections.abc import Iterable
 from typing import Any
@@ -21,6 +21,7 @@ from typing import Any
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from elasticsearch import AsyncElasticsearch, Elasticsearch
+from elasticsearch.helpers import scan
 from kafka import KafkaProducer
 
 from ascolto.search import TEMPLATE_DIR
@@ -31,9 +32,6 @@ from services.ingest.publisher import routing_key
 ES_CHUNK = 5000  # documents per bulk request (see --es-sweep)
 ES_WORKERS = 3  # bulk requests in flight
 PARTITIONS = 4
-
-_INTENTS = ("complaint", "question", "billing", "delivery", "outage", "account", "other")
-_LABELS = ("negative", "neutral", "positive")
 
 
 def valid_contacts(contacts: Iterable[dict[str, Any]], now_ms: int) -> list[dict[str, Any]]:
@@ -47,45 +45,12 @@ def valid_contacts(contacts: Iterable[dict[str, Any]], now_ms: int) -> list[dict
     return out
 
 
-def enriched_doc(contact: dict[str, Any], rng: random.Random, now_ms: int) -> dict[str, Any]:
-    """The contacts-index document the pipeline writes for this contact (streams.agents.index:
-    the EnrichedContact flattened): contact fields beside a plausible enrichment."""
-    inbound = contact["direction"] == "inbound" and contact["kind"] == "message"
-    answered = inbound and rng.random() < 0.7
-    label = rng.choice(_LABELS)
-    return {
-        **contact,
-        "language": "it" if "Buongiorno" in contact["body"] else "en",
-        "sentiment_score": round(rng.uniform(-1, 1), 4),
-        "sentiment_label": label,
-        "sentiment_supported": True,
-        "intent": rng.choice(_INTENTS) if inbound else None,
-        "visibility": "public" if contact["channel"] == "social" else "private",
-        "priority": f"P{rng.randint(1, 4)}" if inbound else None,
-        "asks_customer": not inbound and rng.random() < 0.3,
-        "fingerprint": f"{rng.getrandbits(64):016x}" if inbound else None,
-        "customer_id": f"handle:{contact['customer_handle'].lstrip('@').casefold()}",
-        "account_id": None,
-        "tier": None,
-        "conversation_id": f"{contact['brand']}:{rng.getrandbits(64):016x}",
-        "duplicate_of": None,
-        "owed_answer": inbound,
-        "answered_by": f"{rng.getrandbits(64):016x}" if answered else None,
-        "answered_at": contact["occurred_at"] + 600_000 if answered else None,
-        "response_time_seconds": 600.0 if answered else None,
-        "revision": 1,
-        "processed_at": now_ms,
-    }
-
-
-def enriched_docs(valid: Iterable[dict[str, Any]], now_ms: int) -> list[tuple[str, bytes]]:
-    """(id, serialised document), one per distinct contact."""
-    rng = random.Random(5)
-    docs: dict[str, bytes] = {}
-    for contact in valid:
-        if contact["contact_id"] not in docs:
-            docs[contact["contact_id"]] = orjson.dumps(enriched_doc(contact, rng, now_ms))
-    return list(docs.items())
+def read_docs(es: Elasticsearch, index: str) -> list[tuple[str, bytes, int]]:
+    """(id, serialised source, revision) of every document the pipeline wrote to ``index``."""
+    return [
+        (hit["_id"], orjson.dumps(hit["_source"]), int(hit["_source"].get("revision") or 0))
+        for hit in scan(es, index=index, size=5000, query={"query": {"match_all": {}}})
+    ]
 
 
 def index_body(refresh_interval: str) -> dict[str, Any]:
@@ -98,11 +63,12 @@ def index_body(refresh_interval: str) -> dict[str, Any]:
 # --- Elasticsearch -----------------------------------------------------------------------------
 
 
-def _bulk_bodies(index: str, docs: list[tuple[str, bytes]], chunk: int) -> Iterable[bytes]:
+def _bulk_bodies(index: str, docs: list[tuple[str, bytes, int]], chunk: int) -> Iterable[bytes]:
     for start in range(0, len(docs), chunk):
         lines = []
-        for doc_id, source in docs[start : start + chunk]:
-            meta = {"_index": index, "_id": doc_id, "version": 1, "version_type": "external_gte"}
+        for doc_id, source, version in docs[start : start + chunk]:
+            meta = {"_index": index, "_id": doc_id, "version": version,
+                    "version_type": "external_gte"}  # fmt: skip
             lines.append(orjson.dumps({"index": meta}))
             lines.append(source)
         lines.append(b"")
@@ -110,7 +76,7 @@ def _bulk_bodies(index: str, docs: list[tuple[str, bytes]], chunk: int) -> Itera
 
 
 async def _bulk_load(
-    url: str, index: str, docs: list[tuple[str, bytes]], chunk: int, workers: int
+    url: str, index: str, docs: list[tuple[str, bytes, int]], chunk: int, workers: int
 ) -> int:
     """Index every document with ``workers`` bulk requests in flight; return item errors."""
     errors = 0
@@ -136,7 +102,7 @@ async def _bulk_load(
 def es_bulk_ceiling(
     url: str,
     index: str,
-    docs: list[tuple[str, bytes]],
+    docs: list[tuple[str, bytes, int]],
     *,
     chunk: int = ES_CHUNK,
     workers: int = ES_WORKERS,
@@ -169,7 +135,7 @@ def es_bulk_ceiling(
     }
 
 
-def es_sweep(url: str, index: str, docs: list[tuple[str, bytes]]) -> list[dict[str, Any]]:
+def es_sweep(url: str, index: str, docs: list[tuple[str, bytes, int]]) -> list[dict[str, Any]]:
     """Try chunk sizes and parallelism on the same documents (``--es-sweep``)."""
     results = []
     for chunk in (500, 1000, 2000, 5000):

@@ -69,6 +69,28 @@ def memory(monitor: Monitor) -> dict[str, Any]:
     }
 
 
+def process_series(monitor: Monitor, t0: float, points: int = 600) -> dict[str, Any]:
+    """RSS (MiB) and CPU (cores, over each interval) per process, at most ``points`` samples."""
+    samples = monitor.samples
+    step = max(1, len(samples) // points)
+    picked = samples[::step]
+    labels = sorted({label for s in samples for label in s.rss})
+    out: dict[str, Any] = {"t": [round(s.t - t0, 2) for s in picked]}
+    out["rss_mib"], out["cpu_cores"] = {}, {}
+    for label in labels:
+        out["rss_mib"][label] = [
+            round(s.rss[label] / 2**20, 1) if label in s.rss else None for s in picked
+        ]
+        cores: list[float | None] = [None]
+        for a, b in zip(picked, picked[1:], strict=False):
+            if label in a.cpu and label in b.cpu and b.t > a.t and b.cpu[label] >= a.cpu[label]:
+                cores.append(round((b.cpu[label] - a.cpu[label]) / (b.t - a.t), 3))
+            else:
+                cores.append(None)
+        out["cpu_cores"][label] = cores
+    return out
+
+
 def machine_load(monitor: Monitor) -> dict[str, Any]:
     """CPU cores used meanwhile by the shared stack and by everything else (strangers)."""
     loads = monitor.loads
@@ -85,7 +107,7 @@ def machine_load(monitor: Monitor) -> dict[str, Any]:
     }
 
 
-def headline(results: dict[str, Any], monitor: Monitor) -> dict[str, Any]:
+def headline(results: dict[str, Any], monitor: Monitor, t0: float) -> dict[str, Any]:
     ceil, stage, e2e = results["ceilings"], results["stage"], results["e2e"]
     mem = memory(monitor)
     es_ceiling = ceil["es_bulk"]["per_s"]
@@ -129,12 +151,20 @@ def headline(results: dict[str, Any], monitor: Monitor) -> dict[str, Any]:
             k: v for k, v in e2e["max_rate"].items() if k not in ("posted", "searchable")
         },
         "e2e_paced": {k: v for k, v in paced.items() if k not in ("series", "posted")},
-        "es_doc_fields_match_pipeline": e2e["doc_fields_match"],
+        "es_docs_written_per_contact": _docs_per_contact(e2e),
         "worker_latency_histogram_mean_s": e2e["worker_latency_histogram_mean_s"],
         "memory": {k: v for k, v in mem.items() if k != "rss_growth_ratio"},
         "phases": results["phases"],
+        "process_series": process_series(monitor, t0),
     }
     return out
+
+
+def _docs_per_contact(e2e: dict[str, Any]) -> dict[str, float]:
+    """Elasticsearch writes the worker made per contact posted, by index: the end-to-end rate
+    costs this many bulk items per contact, where the ceiling writes one."""
+    posted = e2e["max_rate"]["accepted"] + e2e["paced"]["contacts"]
+    return {k: round(v / posted, 3) for k, v in e2e["es_docs_indexed"].items()}
 
 
 def _met(value: float | None, op: str, goal: float) -> bool | None:
@@ -231,7 +261,7 @@ def chart(path: Path, results: dict[str, Any], monitor: Monitor, t0: float) -> N
     import matplotlib.pyplot as plt
 
     stage, e2e = results["stage"], results["e2e"]
-    fig, (ax1, ax2, ax3) = plt.subplots(3, 1, figsize=(12, 10), sharex=True)
+    fig, (ax1, ax2, ax3, ax4) = plt.subplots(4, 1, figsize=(12, 13), sharex=True)
     span = max((s.t - t0 for s in monitor.samples), default=60)
     bin_s = max(1.0, span / 300)
 
@@ -258,20 +288,22 @@ def chart(path: Path, results: dict[str, Any], monitor: Monitor, t0: float) -> N
         ax2.legend(loc="upper right", fontsize=8)
     ax2.set_ylabel("received -> searchable (s)")
 
-    labels = sorted({label for s in monitor.samples for label in s.rss})
-    for label in labels:
-        pts = [(s.t - t0, s.rss[label] / 2**20) for s in monitor.samples if label in s.rss]
-        ax3.plot([x for x, _ in pts], [y for _, y in pts], label=label, linewidth=1)
+    proc = process_series(monitor, t0)
+    for label, values in proc["rss_mib"].items():
+        ax3.plot(proc["t"], values, label=label, linewidth=1)
+        ax4.plot(proc["t"], proc["cpu_cores"][label], label=label, linewidth=1)
     ax3.set_ylabel("RSS (MiB)")
-    ax3.set_xlabel("seconds since the run started")
     ax3.legend(loc="upper left", fontsize=8)
+    ax4.set_ylabel("CPU (cores)")
+    ax4.set_xlabel("seconds since the run started")
+    ax4.legend(loc="upper left", fontsize=8)
 
     shade = 0
     for phase in results["phases"]:
         if phase["name"].startswith(("ingest", "stage", "e2e")):
-            for ax in (ax1, ax2, ax3):
+            for ax in (ax1, ax2, ax3, ax4):
                 ax.axvspan(phase["start"], phase["end"], alpha=0.06 if shade % 2 else 0.12)
-            ax3.text(phase["start"], 0, phase["name"], fontsize=7, rotation=90, va="bottom")
+            ax4.text(phase["start"], 0, phase["name"], fontsize=7, rotation=90, va="bottom")
             shade += 1
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)

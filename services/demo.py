@@ -32,10 +32,12 @@ REPLIES = (
     "Done: the refund is on its way. Anything else we can do?",
 )
 CHANNELS = ("social", "email", "chat", "web_form", "phone")
-START_MS = 1_763_900_000_000  # 2025-11-23, a fixed day: the demo is the same every run
+START_MS = 1_763_900_000_000  # 2025-11-23: the default anchor, so the set is the same every run
+SPACING_MS = 3 * 60_000  # a new thread every 3 minutes
 
 
-def generate(n_threads: int = 120, seed: int = 7) -> list[dict[str, Any]]:
+def generate(n_threads: int = 120, seed: int = 7, start_ms: int = START_MS) -> list[dict[str, Any]]:
+    """The demo set; ``start_ms`` anchors its first thread (the shape never changes)."""
     rng = random.Random(seed)
     contacts: list[dict[str, Any]] = []
     for i in range(n_threads):
@@ -43,7 +45,7 @@ def generate(n_threads: int = 120, seed: int = 7) -> list[dict[str, Any]]:
         channel = CHANNELS[i % len(CHANNELS)]
         handle = f"customer{i % 80}"
         email = f"{handle}@example.com" if channel == "email" else None
-        t = START_MS + i * 37 * 60_000
+        t = start_ms + i * SPACING_MS
         text = rng.choice(COMPLAINTS + QUESTIONS + PRAISE).format(n=1000 + i)
         session = f"{channel}-{i}" if channel in ("chat", "web_form", "phone") else None
         parent: str | None = None
@@ -72,14 +74,14 @@ def generate(n_threads: int = 120, seed: int = 7) -> list[dict[str, Any]]:
                          t + 600_000, contacts[-1]["body"].upper() + "!!", None, None)
             )  # fmt: skip
     contacts.append(dict(contacts[0]))  # an exact redelivery
-    contacts.extend(malformed())
+    contacts.extend(malformed(start_ms))
     rng.shuffle(contacts)  # arrival order is not event order
     return contacts
 
 
-def malformed() -> list[dict[str, Any]]:
+def malformed(at: int = START_MS) -> list[dict[str, Any]]:
     """Contacts that ingest must refuse, each for a different reason."""
-    good = _contact("acme", "email", "inbound", "x", None, "bad-0", START_MS, "hello", None, None)
+    good = _contact("acme", "email", "inbound", "x", None, "bad-0", at, "hello", None, None)
     return [
         {**good, "channel": "fax", "source_id": "bad-1"},
         {**good, "occurred_at": "yesterday", "source_id": "bad-2"},

@@ -12,7 +12,8 @@ from ascolto.search import client
 from schemas import codec
 from services import demo
 from services.client import post_contacts
-from services.observe import end_offsets, read_topic, wait_searchable, wait_until
+from services.observe import end_offsets, read_topic, wait_searchable, wait_settled, wait_until
+from services.report import customer_messages, render_table, summarise
 
 
 def broken_producer_messages() -> list[bytes]:
@@ -37,7 +38,9 @@ def broken_producer_messages() -> list[bytes]:
 
 def run_demo(settings: Settings, n_threads: int = 120, timeout_s: float = 120) -> int:
     started = time.monotonic()
-    contacts = demo.generate(n_threads)
+    # The demo's day ends now, so its SLA clocks have something to say (the shape is fixed).
+    now_ms = int(time.time() * 1000) // 60_000 * 60_000
+    contacts = demo.generate(n_threads, start_ms=now_ms - n_threads * demo.SPACING_MS - 3_600_000)
     ingest_url = f"http://{settings.ingest.host}:{settings.ingest.port}"
     dlq_before = end_offsets(settings, settings.kafka.dlq)
 
@@ -72,6 +75,8 @@ def run_demo(settings: Settings, n_threads: int = 120, timeout_s: float = 120) -
     )["count"]
     owed = es.count(index=settings.elastic.contacts, query={"term": {"owed_answer": True}})["count"]
 
+    wait_settled(settings, timeout_s=timeout_s)
+    report = summarise(customer_messages(es, settings.elastic.contacts), "channel")
     w = settings.worker
     print()
     print("Ascolto demo")
@@ -93,6 +98,9 @@ def run_demo(settings: Settings, n_threads: int = 120, timeout_s: float = 120) -
         print(f"    - [{letter['stage']}/{letter['reason_code']}] {letter['reason'][:100]}")
     print(f"  took              {time.monotonic() - started:.1f}s")
     print()
+    print("Who was answered, and how fast (ascolto report --by channel)")
+    print("  " + render_table(report, "channel").replace("\n", "\n  "))
+    print()
     print("Where to look")
     print(f"  Elasticsearch     {settings.elastic.url}/{settings.elastic.contacts}/_search")
     print(f"                    {settings.elastic.url}/{settings.elastic.conversations}/_search")
@@ -100,5 +108,6 @@ def run_demo(settings: Settings, n_threads: int = 120, timeout_s: float = 120) -
     print(f"  ingest metrics    http://{settings.ingest.host}:{settings.ingest.port}/metrics")
     print(f"  worker metrics    http://{w.web_host}:{w.web_port}/metrics")
     print("  report            .venv/bin/ascolto report --by brand")
+    print("  nearest deadlines .venv/bin/ascolto sla at-risk")
     print("  stop everything   make down")
     return 0

@@ -310,10 +310,20 @@ def create_app(settings: Settings) -> faust.App:
 
         await batches(stream, "index_sla", handle)
 
+    sources = {k.raw, k.keyed, k.enriched, k.conversations, k.sla_events}
+
     @app.timer(interval=5.0)
     async def export_gauges() -> None:
         metrics.timelines.set(len(timelines))
         gauges.export(metrics, thread_stage.now_ms(), watermark.now())
+        consumer = app.consumer
+        # faust keeps its committed offsets privately; lag = end of log - committed
+        committed = getattr(consumer, "_committed_offset", {})
+        for tp in consumer.assignment():
+            highwater = consumer.highwater(tp) if tp.topic in sources else None
+            if highwater is not None and highwater >= 0:
+                lag = max(0, highwater - (committed.get(tp) or 0))
+                metrics.consumer_lag.labels(tp.topic, str(tp.partition)).set(lag)
 
     @app.page("/metrics")
     async def metrics_page(web: Any, request: Any) -> Any:
