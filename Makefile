@@ -35,6 +35,9 @@ status: ## what runs, and where
 clean: ## stop everything and wipe local state under .run/ (downloads are kept)
 	$(STACK) clean
 
+bench: venv ## benchmark on the running stack (`make up` first): SIZE=N, SOAK=1, BENCH_ARGS=...
+	$(PY) -m bench.run $(if $(SIZE),--size $(SIZE)) $(if $(SOAK),--soak) $(BENCH_ARGS)
+
 lint: venv ## ruff and mypy
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
@@ -44,4 +47,4 @@ test: up ## the whole suite against the real stack (setup included)
 	$(MAKE) lint
 	.venv/bin/pytest -q -p no:cacheprovider
 
-.PHONY: help venv install up run down status clean lint test
+.PHONY: help venv install up run down status clean bench lint test

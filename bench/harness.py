@@ -28,9 +28,13 @@ from tests.integration.conftest import (
     wait_http,
 )
 
+USED_NAMES: list[str] = []  # every prefix this process made, for the report
+
 
 def unique_name(kind: str) -> str:
-    return f"bench{kind}{uuid.uuid4().hex[:8]}"
+    name = f"bench{kind}{uuid.uuid4().hex[:8]}"
+    USED_NAMES.append(name)
+    return name
 
 
 def start_pipeline(tmp: Path, *, worker: bool, extra_env: dict[str, str] | None = None) -> Pipeline:

@@ -155,6 +155,7 @@ def headline(results: dict[str, Any], monitor: Monitor, t0: float) -> dict[str, 
         "worker_latency_histogram_mean_s": e2e["worker_latency_histogram_mean_s"],
         "memory": {k: v for k, v in mem.items() if k != "rss_growth_ratio"},
         "phases": results["phases"],
+        "names": results["names"],  # topic, index and group prefixes used (all deleted)
         "process_series": process_series(monitor, t0),
     }
     return out

@@ -33,7 +33,7 @@ from kafka import KafkaAdminClient
 
 from ascolto.config import ROOT, Settings
 from bench import ceilings, report, stages
-from bench.harness import delete_groups, scratch_topics, unique_name
+from bench.harness import USED_NAMES, delete_groups, scratch_topics, unique_name
 from bench.monitor import Monitor, machine
 from bench.workload import Workload
 from tests.integration.conftest import Pipeline
@@ -200,6 +200,7 @@ def main(argv: list[str] | None = None) -> int:
         shutil.rmtree(tmp, ignore_errors=True)
     results["duration_s"] = round(time.monotonic() - t0, 1)
     results["phases"] = monitor.phases
+    results["names"] = USED_NAMES
     headline = report.headline(results, monitor, t0)
     args.out.mkdir(parents=True, exist_ok=True)
     report.write_json(args.out / "latest.json", headline)

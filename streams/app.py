@@ -186,6 +186,8 @@ def create_app(settings: Settings) -> faust.App:
             await dead_letter(routed.dead)
             for channel, direction in routed.channels:
                 metrics.processed.labels(channel, direction).inc()
+            for brand, channel, sentiment, priority in routed.inbound:
+                metrics.inbound.labels(brand, channel, sentiment, priority or "none").inc()
             metrics.published.labels("contacts.keyed").inc(len(routed.keyed))
 
         await batches(stream, "route", handle)

@@ -16,7 +16,7 @@ from faust.types import EventT
 
 from ascolto.validation import InvalidContact, validate
 from schemas import Codec, DecodeError
-from streams.customers import Lookup, resolve, routing_key
+from streams.customers import Identity, Lookup, resolve, routing_key
 from streams.rules.enrich import Enricher
 from streams.rules.fingerprint import fingerprint
 from streams.sinks.dead_letter import DeadLetter
@@ -29,6 +29,7 @@ class Routed:
     keyed: list[tuple[bytes, bytes]] = field(default_factory=list)
     dead: list[DeadLetter] = field(default_factory=list)
     channels: list[tuple[str, str]] = field(default_factory=list)
+    inbound: list[tuple[str, str, str, str | None]] = field(default_factory=list)
 
 
 def enriched_record(
@@ -67,10 +68,10 @@ def route_batch(
 ) -> Routed:
     out = Routed()
     now_ms = int(time.time() * 1000)
+    valid: list[tuple[EventT, dict[str, Any], Identity]] = []
     for event in events:
-        value = event.message.value
         try:
-            contact = codec.decode(value, expect="Contact")
+            contact = codec.decode(event.message.value, expect="Contact")
         except DecodeError as exc:
             out.dead.append(DeadLetter.of_event(event, STAGE, "decode", str(exc)))
             continue
@@ -81,21 +82,47 @@ def route_batch(
                 DeadLetter.of_event(event, STAGE, "validation", str(exc), contact["contact_id"])
             )
             continue
-        identity = resolve(contact, lookup)
+        valid.append((event, contact, resolve(contact, lookup)))
+
+    for (_, contact, identity), enrichment in zip(
+        valid, _enrich_all(enricher, valid, out), strict=True
+    ):
+        if enrichment is None:
+            continue
+        record = enriched_record(contact, dict(enrichment), identity, now_ms)
+        key = routing_key(contact["brand"], identity.customer_id)
+        out.keyed.append((key, codec.encode("EnrichedContact", record)))
+        out.channels.append((contact["channel"], contact["direction"]))
+        if contact["direction"] == "inbound" and contact["kind"] == "message":
+            out.inbound.append(
+                (
+                    contact["brand"],
+                    contact["channel"],
+                    record["sentiment_label"],
+                    record["priority"],
+                )
+            )
+    return out
+
+
+def _enrich_all(
+    enricher: Enricher, valid: list[tuple[EventT, dict[str, Any], Identity]], out: Routed
+) -> list[Any]:
+    """Batch enrichment (lingua detects a batch on both cores); if the batch fails, one by
+    one, so that only the contact that breaks a rule goes to the dead-letter topic."""
+    contacts = [c for _, c, _ in valid]
+    try:
+        return list(enricher.enrich_many(contacts, [i.tier for _, _, i in valid]))
+    except Exception:
+        pass
+    results: list[Any] = []
+    for event, contact, identity in valid:
         try:
-            enrichment = enricher.enrich(contact, identity.tier)
+            results.append(enricher.enrich(contact, identity.tier))
         except Exception as exc:  # a rule blowing up on one text must not stop the stream
             reason = f"enrichment failed: {type(exc).__name__}: {exc}"
             out.dead.append(
                 DeadLetter.of_event(event, STAGE, "enrichment", reason, contact["contact_id"])
             )
-            continue
-        record = enriched_record(contact, dict(enrichment), identity, now_ms)
-        out.keyed.append(
-            (
-                routing_key(contact["brand"], identity.customer_id),
-                codec.encode("EnrichedContact", record),
-            )
-        )
-        out.channels.append((contact["channel"], contact["direction"]))
-    return out
+            results.append(None)
+    return results
