@@ -43,8 +43,24 @@ lint: venv ## ruff and mypy
 	.venv/bin/ruff format --check .
 	.venv/bin/mypy
 
+grafana: venv ## regenerate grafana/dashboards/*.json from grafana/*.py (commit the result)
+	$(PY) -m grafana.dashboards
+
+check-observability: venv ## promtool/amtool: rules, rule tests, configs; dashboards up to date
+	promtool check rules deploy/prometheus/rules/*.yml
+	promtool test rules deploy/prometheus/tests/*.yml
+	@tmp="$$(mktemp -d)" && trap 'rm -rf "$$tmp"' EXIT && mkdir "$$tmp/rules" \
+	  && cp deploy/prometheus/rules/*.yml "$$tmp/rules/" \
+	  && sed -e "s|@INGEST@|127.0.0.1:18080|g" -e "s|@WORKERS@|'127.0.0.1:16066'|g" \
+	         -e "s|@ALERTMANAGER@|127.0.0.1:19094|g" -e "s|@RULES@|$$tmp/rules|g" \
+	         -e "s|@SCRAPE_INTERVAL@|5s|g" deploy/prometheus/prometheus.yml >"$$tmp/prometheus.yml" \
+	  && echo "promtool check config deploy/prometheus/prometheus.yml (rendered)" \
+	  && promtool check config "$$tmp/prometheus.yml"
+	amtool check-config deploy/prometheus/alertmanager.yml
+	$(PY) -m grafana.dashboards --check
+
 test: up ## the whole suite against the real stack (setup included)
-	$(MAKE) lint
+	$(MAKE) lint check-observability
 	.venv/bin/pytest -q -p no:cacheprovider
 
 .PHONY: help venv install up run down status clean bench lint test

@@ -89,6 +89,12 @@ class Monitor:
         times = proc.cpu_times()
         return times.user + times.system
 
+    def thread_cpu(self, label: str) -> dict[int, float]:
+        """CPU seconds so far per OS thread of a watched process (thread id -> seconds)."""
+        with self._lock:
+            proc = self._watched[label]
+        return {t.id: t.user_time + t.system_time for t in proc.threads()}
+
     # --- sampling -----------------------------------------------------------------------------
 
     def _run(self) -> None:

@@ -55,9 +55,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--latency-seconds", type=float, default=60.0, help="length of the paced phase"
     )
     parser.add_argument(
+        "--paced-rate",
+        type=float,
+        help="contacts/s of the latency phase (default: half the measured end-to-end rate)",
+    )
+    parser.add_argument(
         "--profile",
         type=Path,
-        help="record the worker with py-spy during the stream stage (collapsed stacks)",
+        help="a folder: py-spy records the worker during the stage and the e2e phases",
     )
     parser.add_argument(
         "--es-sweep", action="store_true", help="also try bulk sizes and parallelism"
@@ -178,6 +183,7 @@ def main(argv: list[str] | None = None) -> int:
         tmp=tmp,
         t0=t0,
         latency_s=args.latency_seconds,
+        paced_rate=args.paced_rate,
         profile=args.profile,
         worker_env=worker_env,
     )

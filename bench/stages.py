@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import signal
 import statistics
 import subprocess
 import sys
@@ -31,6 +32,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from bench.harness import Offsets, start_pipeline, stop_pipeline
 from bench.loadgen import Body, Poster, PostStats, encode_batches
 from bench.monitor import Monitor
+from bench.profile import write_summary
 from bench.workload import Workload
 from tests.integration.conftest import Pipeline
 
@@ -38,6 +40,8 @@ BATCH = 500  # contacts per request in the batch phases
 BATCH_CONCURRENCY = 4
 SINGLE_CONCURRENCY = 16
 POLL_S = 0.25
+
+Profiler = tuple[Path, "subprocess.Popen[bytes]"]
 
 
 @dataclass
@@ -47,7 +51,8 @@ class Options:
     tmp: Path
     t0: float = field(default_factory=time.monotonic)  # the run's clock: series are relative to it
     latency_s: float = 60.0
-    profile: Path | None = None  # py-spy raw (collapsed stacks) of the worker during the stage
+    paced_rate: float | None = None  # contacts/s of the latency phase; None: half the e2e rate
+    profile: Path | None = None  # a folder: py-spy records the worker in the stage and e2e
     worker_env: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -162,10 +167,11 @@ def _run_stage(
     pipe.worker.start()
     assert pipe.worker.popen is not None
     monitor.watch("worker", pipe.worker.popen.pid)
-    profiler = _start_profiler(pipe.worker.popen.pid, opts.profile)
+    profiler = _start_profiler(pipe.worker.popen.pid, opts.profile, "stage")
     timeline: list[tuple[float, int, float]] = []  # (t, enriched end offset, worker CPU s)
     first_output: float | None = None
     cpu_before = monitor.cpu_seconds("worker")
+    threads_before = monitor.thread_cpu("worker")
     last_change = spawned
     deadline = spawned + opts.timeout_s
     try:
@@ -180,6 +186,7 @@ def _run_stage(
                 first_output = now
             elif not enriched:
                 cpu_before = cpu
+                threads_before = monitor.thread_cpu("worker")
             if timeline and enriched != timeline[-1][1]:
                 last_change = now
             timeline.append((now, enriched, cpu))
@@ -200,6 +207,7 @@ def _run_stage(
         )
         settled = time.monotonic()
         cpu_settled = monitor.cpu_seconds("worker")
+        threads = _thread_split(threads_before, monitor.thread_cpu("worker"), pipe.worker.popen.pid)
         metrics = scrape(pipe.worker_metrics_url)
     finally:
         _stop_profiler(profiler)
@@ -213,32 +221,49 @@ def _run_stage(
         "index_settled_s": round(settled - first_output, 3),
         "worker_cpu_s": round(cpu_settled - cpu_before, 3),
         "cpu_s_per_1k": (cpu_settled - cpu_before) / raw_total * 1000,
+        "worker_thread_cpu_s": threads,
         "es_docs_indexed": _indexed(metrics, pipe),
         "timeline": [(round(t - opts.t0, 3), n, round(c, 3)) for t, n, c in timeline],
-        "profile": str(opts.profile) if opts.profile else None,
     }
 
 
-def _start_profiler(pid: int, out: Path | None) -> subprocess.Popen[bytes] | None:
-    if out is None:
+def _thread_split(before: dict[int, float], after: dict[int, float], pid: int) -> dict[str, float]:
+    """CPU seconds between two looks: the main thread (the event loop: agents, producer),
+    the busiest other thread (faust's consumer thread), and the rest (lingua's pool ...)."""
+    used = {tid: after[tid] - before.get(tid, 0.0) for tid in after}
+    main = used.pop(pid, 0.0)
+    others = sorted(used.values(), reverse=True)
+    return {
+        "main": round(main, 3),
+        "busiest_other": round(others[0], 3) if others else 0.0,
+        "rest": round(sum(others[1:]), 3),
+        "threads": len(after),
+    }
+
+
+def _start_profiler(pid: int, folder: Path | None, name: str) -> Profiler | None:
+    if folder is None:
         return None
     py_spy = Path(sys.executable).parent / "py-spy"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    return subprocess.Popen(
+    folder.mkdir(parents=True, exist_ok=True)
+    out = folder / f"{name}.txt"
+    return out, subprocess.Popen(
         [str(py_spy), "record", "--pid", str(pid), "--rate", "100", "--nonblocking",
          "--format", "raw", "--output", str(out)],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )  # fmt: skip
 
 
-def _stop_profiler(proc: subprocess.Popen[bytes] | None) -> None:
-    if proc is None:
+def _stop_profiler(profiler: Profiler | None) -> None:
+    if profiler is None:
         return
-    proc.send_signal(2)  # SIGINT: py-spy writes its output and exits
+    out, proc = profiler
+    proc.send_signal(signal.SIGINT)  # py-spy writes its output and exits
     try:
         proc.wait(30)
     except subprocess.TimeoutExpired:
         proc.kill()
+    write_summary(out)
 
 
 # --- end to end --------------------------------------------------------------------------------
@@ -328,6 +353,7 @@ def end_to_end(
     expected = workload.summary.unique
     pipe = start_pipeline(opts.tmp, worker=True, extra_env=opts.worker_env)
     alias = pipe.settings.elastic.contacts
+    profiler: Profiler | None = None
     try:
         _watch(monitor, pipe, "")
         monitor.set_phase("e2e_warmup")
@@ -343,6 +369,8 @@ def end_to_end(
         )
         counter = CountPoller(pipe.es, alias)
         counter.start()
+        assert pipe.worker.popen is not None
+        profiler = _start_profiler(pipe.worker.popen.pid, opts.profile, "e2e")
         monitor.set_phase("e2e_max")
         flood = _post(pipe, bodies, BATCH_CONCURRENCY)
         _wait(
@@ -357,7 +385,9 @@ def end_to_end(
         seconds = searchable_at - flood.started
         e2e_per_s = flood.accepted / seconds
         monitor.set_phase("e2e_paced")
-        latency = _paced(pipe, opts, e2e_per_s / 2)
+        latency = _paced(pipe, opts, opts.paced_rate or e2e_per_s / 2)
+        _stop_profiler(profiler)
+        profiler = None
         monitor.set_phase("e2e_done")
         metrics = scrape(pipe.worker_metrics_url)
         monitor.unwatch("ingest")
@@ -366,6 +396,7 @@ def end_to_end(
         pipe.ingest.stop()
         extra = after(pipe) if after is not None else {}
     finally:
+        _stop_profiler(profiler)
         monitor.unwatch("ingest")
         monitor.unwatch("worker")
         stop_pipeline(pipe)

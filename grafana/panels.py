@@ -68,12 +68,16 @@ def thresholds_value(steps: Steps) -> dict[str, Any]:
     }
 
 
-def override_thresholds(panel: Any, matcher: str, pattern: str, steps: Steps) -> None:
+def override_thresholds(
+    panel: Any, matcher: str, pattern: str, steps: Steps, max_val: float | None = None
+) -> None:
     """Colour the series whose display name matches `pattern` with their own steps."""
     props = [
         dm.DynamicConfigValue(id_val="thresholds", value=thresholds_value(steps)),
         dm.DynamicConfigValue(id_val="color", value={"mode": "thresholds"}),
     ]
+    if max_val is not None:
+        props.append(dm.DynamicConfigValue(id_val="max", value=max_val))
     if matcher == "byName":
         panel.override_by_name(pattern, props)
     else:
@@ -294,6 +298,6 @@ def build_dashboard(
         for panel in panels:
             builder = builder.with_panel(panel)
     model = builder.build()
-    for number, panel in enumerate(model.panels or [], start=1):
-        panel.id_val = number
+    for number, item in enumerate(model.panels or [], start=1):
+        item.id_val = number
     return model

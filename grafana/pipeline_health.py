@@ -1,4 +1,4 @@
-""""Ascolto — pipeline health": is every contact flowing from ingest to Elasticsearch?
+""" "Ascolto — pipeline health": is every contact flowing from ingest to Elasticsearch?
 
 Variables: `instance` (worker processes: one Prometheus target each) and `channel`. There is
 no brand variable here: no pipeline metric carries a brand.
@@ -31,6 +31,7 @@ UID = "ascolto-pipeline-health"
 TITLE = "Ascolto — pipeline health"
 
 JOBS = 'job=~"ascolto-ingest|ascolto-worker"'
+PUBLISHED = sel("ascolto_ingest_contacts_published_total", CHANNEL)
 LAG = sel("ascolto_consumer_lag_messages", INSTANCE)
 # Per topic: a partition counted once even if a worker still reports it after a rebalance.
 LAG_BY_TOPIC = f"sum by (topic) (max by (topic, partition) ({LAG}))"
@@ -48,9 +49,16 @@ def overview() -> list[PanelBuilder]:
     return [
         stat_panel(
             "Targets up",
-            "Scraped processes that answer, per job (one worker process = one target).",
-            [target(f"sum by (job) (up{{{JOBS}}})", "{{job}}", instant=True)],
-            "none",
+            "Share of the scraped processes that answer, per job (one worker process = one "
+            "target). Red below 100%: see WorkerDown / IngestDown.",
+            [
+                target(
+                    f"sum by (job) (up{{{JOBS}}}) / count by (job) (up{{{JOBS}}})",
+                    "{{job}}",
+                    instant=True,
+                )
+            ],
+            "percentunit",
             span=6,
             steps=[(None, RED), (1, GREEN)],
         ),
@@ -95,13 +103,9 @@ def throughput() -> list[PanelBuilder]:
             "Messages per second: published by ingest, taken by each worker stage "
             "(sum of batch sizes), and documents Elasticsearch accepted.",
             [
+                target(f"sum(rate({PUBLISHED}{RATE}))", "ingest → contacts.raw"),
                 target(
-                    f"sum(rate({sel('ascolto_ingest_contacts_published_total', CHANNEL)}{RATE}))",
-                    "ingest → contacts.raw",
-                ),
-                target(
-                    "sum by (stage) "
-                    f"(rate({sel('ascolto_batch_size_sum', INSTANCE)}{RATE}))",
+                    f"sum by (stage) (rate({sel('ascolto_batch_size_sum', INSTANCE)}{RATE}))",
                     "{{stage}}",
                 ),
                 target(
@@ -264,8 +268,7 @@ def errors() -> list[PanelBuilder]:
             "Batches retried after an unexpected failure (left unacknowledged meanwhile).",
             [
                 target(
-                    "sum by (stage) "
-                    f"(rate({sel('ascolto_batch_retries_total', INSTANCE)}{RATE}))",
+                    f"sum by (stage) (rate({sel('ascolto_batch_retries_total', INSTANCE)}{RATE}))",
                     "{{stage}}",
                 )
             ],
@@ -297,17 +300,14 @@ def ingest() -> list[PanelBuilder]:
             [
                 target(f"sum(rate(ascolto_ingest_contacts_received_total{RATE}))", "received"),
                 target(
-                    f"sum by (channel) (rate({sel('ascolto_ingest_contacts_published_total', CHANNEL)}"
-                    f"{RATE}))",
+                    f"sum by (channel) (rate({PUBLISHED}{RATE}))",
                     "published {{channel}}",
                 ),
                 target(
                     f"sum by (reason) (rate(ascolto_ingest_contacts_rejected_total{RATE}))",
                     "refused {{reason}}",
                 ),
-                target(
-                    f"sum(rate(ascolto_ingest_publish_errors_total{RATE}))", "publish errors"
-                ),
+                target(f"sum(rate(ascolto_ingest_publish_errors_total{RATE}))", "publish errors"),
             ],
             "mps",
             span=8,

@@ -50,6 +50,7 @@ INBOUND = "ascolto_inbound_contacts_total"
 OLDEST = sel("ascolto_oldest_unanswered_age_seconds", BRAND, CHANNEL)
 OPEN = sel("ascolto_open_conversations", BRAND, CHANNEL)
 UNANSWERED = sel("ascolto_unanswered_contacts", BRAND, CHANNEL)
+AWAITING = sel("ascolto_awaiting_answer_conversations", BRAND, CHANNEL)
 SENTIMENT_COLORS = {"negative": RED, "neutral": "blue", "positive": GREEN}
 
 
@@ -65,13 +66,17 @@ def age_steps(sla: ChannelSla) -> Steps:
     return steps
 
 
-def colour_by_channel(panel: object, slas: Sequence[ChannelSla], *, per_brand: bool) -> None:
-    """Each channel's series gets its own SLA colours (and a bar scale up to its limit)."""
+def colour_by_channel(
+    panel: object, slas: Sequence[ChannelSla], *, per_brand: bool, scale: bool = False
+) -> None:
+    """Each channel's series gets its own SLA colours; `scale`: bars end at its limit."""
     for sla in slas:
+        limit = sla.hard_limit_s or 2 * sla.first_response_s
         if per_brand:  # legend "{{brand}} / {{channel}}"
-            override_thresholds(panel, "byRegexp", f"^.* / {sla.channel}$", age_steps(sla))
+            matcher, pattern = "byRegexp", f"^.* / {sla.channel}$"
         else:
-            override_thresholds(panel, "byName", sla.channel, age_steps(sla))
+            matcher, pattern = "byName", sla.channel
+        override_thresholds(panel, matcher, pattern, age_steps(sla), limit if scale else None)
 
 
 def sla_events(event_types: str, *matchers: str) -> str:
@@ -97,7 +102,7 @@ def response_quantile(q: float, by: str = "", window: str = RATE) -> str:
 
 def unanswered_share(by: str = "") -> str:
     group = f" by ({by}) " if by else ""
-    return f"sum{group}({UNANSWERED})\n/\n(sum{group}({OPEN}) > 0)"
+    return f"sum{group}({AWAITING})\n/\n(sum{group}({OPEN}) > 0)"
 
 
 def headline(slas: Sequence[ChannelSla]) -> list[PanelBuilder]:
@@ -133,8 +138,8 @@ def headline(slas: Sequence[ChannelSla]) -> list[PanelBuilder]:
         ),
         stat_panel(
             "Unanswered share",
-            "Customer messages owed an answer and not answered yet, per open conversation "
-            "(unanswered / open). The number the business fears most.",
+            "Share of open conversations whose customer is still waiting for an answer "
+            "(awaiting / open). The number the business fears most.",
             [target(unanswered_share(), instant=True)],
             "percentunit",
             span=4,
@@ -204,16 +209,7 @@ def response_row(slas: Sequence[ChannelSla]) -> list[PanelBuilder]:
         "s",
         span=12,
     )
-    colour_by_channel(by_channel, slas, per_brand=False)
-    for sla in slas:
-        by_channel.override_by_name(
-            sla.channel,
-            [
-                dm.DynamicConfigValue(
-                    id_val="max", value=sla.hard_limit_s or 2 * sla.first_response_s
-                )
-            ],
-        )
+    colour_by_channel(by_channel, slas, per_brand=False, scale=True)
     return [
         timeseries_panel(
             "First response time p50 / p90 / p99",
@@ -251,11 +247,11 @@ def backlog_row(slas: Sequence[ChannelSla]) -> list[PanelBuilder]:
         span=12,
         height=10,
     )
-    colour_by_channel(oldest, slas, per_brand=True)
+    colour_by_channel(oldest, slas, per_brand=True, scale=True)
     return [
         timeseries_panel(
             "Unanswered share by channel",
-            "Unanswered customer messages per open conversation.",
+            "Share of open conversations waiting for an answer.",
             [target(unanswered_share("channel"), "{{channel}}")],
             "percentunit",
             span=8,

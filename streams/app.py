@@ -95,7 +95,8 @@ def create_app(settings: Settings) -> faust.App:
         table_standby_replicas=0,
     )
     registry = CollectorRegistry()
-    metrics = WorkerMetrics.create(registry)
+    e = settings.elastic
+    metrics = WorkerMetrics.create(registry, (e.contacts, e.conversations, e.sla_events))
     es = AsyncElasticsearch(settings.elastic.url, request_timeout=60)
     t = settings.worker.threading
     pipe = Pipeline(
@@ -177,6 +178,8 @@ def create_app(settings: Settings) -> faust.App:
                     await asyncio.sleep(min(30.0, 0.5 * 2**attempt))
             metrics.stage_seconds.labels(stage).observe(time.perf_counter() - started)
 
+    seen_groups: set[tuple[str, str]] = set()
+
     @app.agent(raw, concurrency=1)
     async def route(stream: StreamT) -> None:
         async def handle(events: Sequence[EventT]) -> None:
@@ -186,6 +189,8 @@ def create_app(settings: Settings) -> faust.App:
             await dead_letter(routed.dead)
             for channel, direction in routed.channels:
                 metrics.processed.labels(channel, direction).inc()
+            for brand, channel in routed.new_groups(seen_groups):
+                metrics.first_sight(brand, channel)
             for brand, channel, sentiment, priority in routed.inbound:
                 metrics.inbound.labels(brand, channel, sentiment, priority or "none").inc()
             metrics.published.labels("contacts.keyed").inc(len(routed.keyed))

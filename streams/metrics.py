@@ -12,9 +12,11 @@ from typing import Literal
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-Stage = Literal["route", "thread", "index_contacts", "index_conversations", "index_sla", "sla"]
+Stage = Literal[
+    "route", "thread", "index_contacts", "index_conversations", "index_sla", "sla", "index"
+]
 STAGES: tuple[Stage, ...] = (
-    "route", "thread", "index_contacts", "index_conversations", "index_sla", "sla",
+    "route", "thread", "index_contacts", "index_conversations", "index_sla", "sla", "index",
 )  # fmt: skip
 CHANNELS = ("social", "email", "web_form", "chat", "phone")
 DLQ_REASONS = ("decode", "schema", "validation", "enrichment", "index_mapping")
@@ -49,12 +51,13 @@ class WorkerMetrics:
     sla_events: Counter
     open_conversations: Gauge
     unanswered: Gauge
+    awaiting: Gauge
     oldest_unanswered_seconds: Gauge
     consumer_lag: Gauge
     watermark_seconds: Gauge
 
     @classmethod
-    def create(cls, registry: CollectorRegistry) -> WorkerMetrics:
+    def create(cls, registry: CollectorRegistry, indices: tuple[str, ...] = ()) -> WorkerMetrics:
         m = cls(
             registry=registry,
             processed=Counter(
@@ -167,9 +170,16 @@ class WorkerMetrics:
                 ["brand", "channel"],
                 registry=registry,
             ),
+            awaiting=Gauge(
+                "ascolto_awaiting_answer_conversations",
+                "Open conversations with a customer message still owed an answer.",
+                ["brand", "channel"],
+                registry=registry,
+            ),
             oldest_unanswered_seconds=Gauge(
                 "ascolto_oldest_unanswered_age_seconds",
-                "Age (against the SLA clock) of the oldest customer message still owed an answer.",
+                "Age of the oldest customer message still owed an answer: wall-clock time for "
+                "live traffic, event time for replays (calendar hours, not business hours).",
                 ["brand", "channel"],
                 registry=registry,
             ),
@@ -194,4 +204,24 @@ class WorkerMetrics:
             m.batch_size.labels(stage)
         for kind in ("exact", "near"):
             m.deduplicated.labels(kind)
+        # Zeros before the first failure: rate() and increase() need a sample before the jump.
+        for stage in STAGES:
+            m.batch_retries.labels(stage)
+            for reason in DLQ_REASONS:
+                m.dead_lettered.labels(stage, reason)
+        for index in indices:
+            m.indexed.labels(index)
+            m.bulk_retries.labels(index)
+            for kind in ("retryable", "permanent"):
+                m.bulk_errors.labels(index, kind)
         return m
+
+    def first_sight(self, brand: str, channel: str) -> None:
+        """Create a new brand/channel's series at zero (SLA events, mentions), so the first
+        breach or the first negative mention is an increase Prometheus can see."""
+        for event_type in ("warning", "met", "breached"):
+            for target in ("first_response", "next_response", "hard_limit", "resolution"):
+                self.sla_events.labels(event_type, target, brand, channel)
+        for sentiment in ("negative", "neutral", "positive"):
+            for priority in ("P1", "P2", "P3", "P4"):
+                self.inbound.labels(brand, channel, sentiment, priority)

@@ -30,6 +30,13 @@ class Routed:
     dead: list[DeadLetter] = field(default_factory=list)
     channels: list[tuple[str, str]] = field(default_factory=list)
     inbound: list[tuple[str, str, str, str | None]] = field(default_factory=list)
+    groups: set[tuple[str, str]] = field(default_factory=set)  # (brand, channel) seen
+
+    def new_groups(self, seen: set[tuple[str, str]]) -> list[tuple[str, str]]:
+        """The (brand, channel) pairs of this batch not seen before; remembers them."""
+        new = sorted(self.groups - seen)
+        seen.update(new)
+        return new
 
 
 def enriched_record(
@@ -93,6 +100,7 @@ def route_batch(
         key = routing_key(contact["brand"], identity.customer_id)
         out.keyed.append((key, codec.encode("EnrichedContact", record)))
         out.channels.append((contact["channel"], contact["direction"]))
+        out.groups.add((contact["brand"], contact["channel"]))
         if contact["direction"] == "inbound" and contact["kind"] == "message":
             out.inbound.append(
                 (

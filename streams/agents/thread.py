@@ -293,14 +293,16 @@ _UNANSWERED = ContactView("", "", None, False, None, None, None)
 
 
 def _summary(derived: Derived) -> dict[str, list[int | None]]:
-    """Per "brand|channel": open conversations, unanswered messages, oldest one's time."""
+    """Per "brand|channel": open conversations, unanswered messages, oldest one's time,
+    open conversations awaiting an answer."""
     out: dict[str, list[int | None]] = {}
     for conv in derived.conversations.values():
         if conv.status != "open":
             continue
-        row = out.setdefault(f"{conv.brand}|{conv.channel}", [0, 0, None])
+        row = out.setdefault(f"{conv.brand}|{conv.channel}", [0, 0, None, 0])
         row[0] = int(row[0] or 0) + 1
         row[1] = int(row[1] or 0) + conv.owed_count - conv.answered_count
+        row[3] = int(row[3] or 0) + int(conv.awaiting_answer)
         if conv.awaiting_since is not None:
             row[2] = (
                 conv.awaiting_since if row[2] is None else min(int(row[2]), conv.awaiting_since)

@@ -1,0 +1,284 @@
+"""Dashboards and alerts are code: checked like code, without any server.
+
+- promtool: the rule files load, every rule unit test passes, every panel query parses;
+- every alert is tested both firing and quiet, and carries severity, summary, description
+  and a runbook_url whose section exists in docs/runbook.md;
+- amtool: the Alertmanager config loads and routes page -> pager, ticket -> ticket;
+- the committed grafana/dashboards/*.json are what the generator produces, and follow the
+  house rules (stable uids, $__rate_interval, units, datasource variable, SLA colours);
+- every metric a query or rule names exists in streams/metrics.py, services/ingest/metrics.py
+  or the recording rules.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from prometheus_client import CollectorRegistry
+
+from grafana import dashboards
+from grafana.queries import all_queries
+from grafana.sla_targets import channel_targets
+from services.ingest.metrics import IngestMetrics
+from streams.metrics import WorkerMetrics
+
+ROOT = Path(__file__).resolve().parents[2]
+PROM = ROOT / "deploy" / "prometheus"
+RULE_FILES = sorted((PROM / "rules").glob("*.yml"))
+TEST_FILES = sorted((PROM / "tests").glob("*.yml"))
+ALERTMANAGER = PROM / "alertmanager.yml"
+RUNBOOK = ROOT / "docs" / "runbook.md"
+DASHBOARD_FILES = sorted(dashboards.OUT_DIR.glob("*.json"))
+
+
+def tool(name: str) -> str:
+    path = shutil.which(name)
+    if path is None:
+        pytest.fail(f"{name} not found: `deploy/stack.sh install` installs it (Debian packages)")
+    return path
+
+
+def run(*args: str | Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(a) for a in args], capture_output=True, text=True, timeout=120)
+
+
+def rules() -> list[dict[str, Any]]:
+    return [
+        rule
+        for path in RULE_FILES
+        for group in yaml.safe_load(path.read_text())["groups"]
+        for rule in group["rules"]
+    ]
+
+
+def alerts() -> list[dict[str, Any]]:
+    return [rule for rule in rules() if "alert" in rule]
+
+
+def dashboard_json() -> Iterator[dict[str, Any]]:
+    for path in DASHBOARD_FILES:
+        yield json.loads(path.read_text())
+
+
+def panels(dashboard: dict[str, Any]) -> list[dict[str, Any]]:
+    return [p for p in dashboard["panels"] if p["type"] != "row"]
+
+
+# ------------------------------------------------------------------ Prometheus rules
+
+
+def test_rule_files_load() -> None:
+    result = run(tool("promtool"), "check", "rules", *RULE_FILES)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_prometheus_config_loads_with_the_rules(tmp_path: Path) -> None:
+    """deploy/prometheus/prometheus.yml rendered as deploy/stack.sh does, rules included."""
+    (tmp_path / "rules").mkdir()
+    for path in RULE_FILES:
+        shutil.copy(path, tmp_path / "rules" / path.name)
+    rendered = (PROM / "prometheus.yml").read_text()
+    for placeholder, value in {
+        "@INGEST@": "127.0.0.1:18080",
+        "@WORKERS@": "'127.0.0.1:16066'",
+        "@ALERTMANAGER@": "127.0.0.1:19094",
+        "@RULES@": str(tmp_path / "rules"),
+        "@SCRAPE_INTERVAL@": "5s",
+    }.items():
+        rendered = rendered.replace(placeholder, value)
+    (tmp_path / "prometheus.yml").write_text(rendered)
+    result = run(tool("promtool"), "check", "config", tmp_path / "prometheus.yml")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"SUCCESS: {len(RULE_FILES)} rule files found" in result.stdout, result.stdout
+
+
+@pytest.fixture(scope="module")
+def rule_tests() -> dict[str, subprocess.CompletedProcess[str]]:
+    """All promtool test files at once, in parallel (the slowest takes a few seconds)."""
+    promtool = tool("promtool")
+    procs = {
+        path.name: subprocess.Popen(
+            [promtool, "test", "rules", path.name],
+            cwd=path.parent,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for path in TEST_FILES
+    }
+    out = {}
+    for name, proc in procs.items():
+        stdout, _ = proc.communicate(timeout=120)
+        out[name] = subprocess.CompletedProcess(proc.args, proc.returncode, stdout, "")
+    return out
+
+
+@pytest.mark.parametrize("test_file", [p.name for p in TEST_FILES])
+def test_promtool_rule_tests_pass(
+    test_file: str, rule_tests: dict[str, subprocess.CompletedProcess[str]]
+) -> None:
+    result = rule_tests[test_file]
+    assert result.returncode == 0 and "SUCCESS" in result.stdout, result.stdout
+
+
+def test_every_alert_is_tested_firing_and_quiet() -> None:
+    firing: set[str] = set()
+    quiet: set[str] = set()
+    for path in TEST_FILES:
+        for case in yaml.safe_load(path.read_text())["tests"]:
+            for check in case.get("alert_rule_test") or []:
+                (firing if check.get("exp_alerts") else quiet).add(check["alertname"])
+    names = {a["alert"] for a in alerts()}
+    assert names - firing == set(), "alerts never tested firing"
+    assert names - quiet == set(), "alerts never tested quiet"
+    assert (firing | quiet) - names == set(), "tests of alerts that do not exist"
+
+
+def runbook_anchors() -> set[str]:
+    """GitHub's anchors for the runbook's headings: lower case, spaces to dashes."""
+    headings = re.findall(r"^#+ (.+)$", RUNBOOK.read_text(), flags=re.MULTILINE)
+    return {re.sub(r"[^\w\- ]", "", h).strip().lower().replace(" ", "-") for h in headings}
+
+
+@pytest.mark.parametrize("alert", alerts(), ids=lambda a: a["alert"])
+def test_alert_is_labelled_and_documented(alert: dict[str, Any]) -> None:
+    assert alert["labels"]["severity"] in {"page", "ticket"}
+    assert alert["labels"]["team"] in {"platform", "support"}
+    assert alert.get("for"), "every alert needs a `for`"
+    annotations = alert["annotations"]
+    assert annotations["summary"] and annotations["description"]
+    path, _, anchor = annotations["runbook_url"].partition("#")
+    assert path == "docs/runbook.md"
+    assert anchor == alert["alert"].lower()
+    assert anchor in runbook_anchors(), f"docs/runbook.md has no section {alert['alert']}"
+
+
+def test_alertmanager_routes_by_severity() -> None:
+    amtool = tool("amtool")
+    check = run(amtool, "check-config", ALERTMANAGER)
+    assert check.returncode == 0, check.stdout + check.stderr
+    for severity, receiver in (("page", "pager"), ("ticket", "ticket"), ("", "ticket")):
+        labels = [f"severity={severity}"] if severity else ["alertname=Unlabelled"]
+        routed = run(amtool, "config", "routes", "test", f"--config.file={ALERTMANAGER}", *labels)
+        assert routed.stdout.strip() == receiver, routed.stdout + routed.stderr
+
+
+# ------------------------------------------------------------------ Grafana dashboards
+
+
+def test_generated_dashboards_are_up_to_date() -> None:
+    assert dashboards.stale() == [], "run `make grafana` and commit grafana/dashboards/"
+
+
+def test_every_panel_query_parses(tmp_path: Path) -> None:
+    queries = all_queries()
+    assert queries, "no panel queries found"
+    group = {
+        "name": "panel-queries",
+        "rules": [{"record": f"panel_query_{i}", "expr": q[2]} for i, q in enumerate(queries)],
+    }
+    rule_file = tmp_path / "panel-queries.yml"
+    rule_file.write_text(yaml.safe_dump({"groups": [group]}, sort_keys=False))
+    result = run(tool("promtool"), "check", "rules", rule_file)
+    bad = [
+        f"{queries[int(i)][0]} / {queries[int(i)][1]}: {queries[int(i)][2]}"
+        for i in re.findall(r'"panel_query_(\d+)"', result.stdout + result.stderr)
+    ]
+    assert result.returncode == 0, "\n".join(bad) or result.stdout + result.stderr
+
+
+def test_dashboards_follow_the_house_rules() -> None:
+    uids = set()
+    for dashboard in dashboard_json():
+        uids.add(dashboard["uid"])
+        variables = {v["name"] for v in dashboard["templating"]["list"]}
+        assert "datasource" in variables and "channel" in variables
+        for panel in panels(dashboard):
+            where = f"{dashboard['uid']} / {panel['title']}"
+            assert panel["datasource"]["uid"] == "${datasource}", where
+            assert panel["fieldConfig"]["defaults"].get("unit"), f"{where}: no unit"
+            assert panel.get("description"), f"{where}: no description"
+            assert panel["targets"], f"{where}: no query"
+            for target in panel["targets"]:
+                for window in re.findall(r"\[([^\]]+)\]", target["expr"]):
+                    assert window in {"$__rate_interval", "$__range"}, f"{where}: [{window}]"
+    assert uids == {"ascolto-sla-overview", "ascolto-pipeline-health"}
+
+
+def test_sla_overview_filters_on_brand_and_channel() -> None:
+    (sla,) = [d for d in dashboard_json() if d["uid"] == "ascolto-sla-overview"]
+    variables = {v["name"]: v for v in sla["templating"]["list"]}
+    for name in ("brand", "channel"):
+        assert "ascolto_inbound_contacts_total" in variables[name]["query"]
+        assert variables[name]["includeAll"] and variables[name]["allValue"] == ".*"
+
+
+def test_panels_do_not_overlap() -> None:
+    for dashboard in dashboard_json():
+        cells: dict[tuple[int, int], str] = {}
+        for panel in dashboard["panels"]:
+            g = panel["gridPos"]
+            assert g["x"] + g["w"] <= 24, panel["title"]
+            for x in range(g["x"], g["x"] + g["w"]):
+                for y in range(g["y"], g["y"] + g["h"]):
+                    assert (x, y) not in cells, f"{panel['title']} overlaps {cells[(x, y)]}"
+                    cells[(x, y)] = panel["title"]
+
+
+def test_waiting_ages_are_coloured_against_each_channels_sla() -> None:
+    (sla,) = [d for d in dashboard_json() if d["uid"] == "ascolto-sla-overview"]
+    (oldest,) = [p for p in sla["panels"] if p["title"].startswith("Oldest message waiting")]
+    steps = {
+        o["matcher"]["options"]: [s["value"] for s in o["properties"][0]["value"]["steps"]]
+        for o in oldest["fieldConfig"]["overrides"]
+    }
+    targets = {c.channel: c for c in channel_targets()}
+    assert steps["email"] == [None, 16200, 21600, 86400]  # warning, 6h target, 24h hard limit
+    assert steps["chat"] == [None, 225, 300]
+    for channel, values in steps.items():
+        assert values[2] == targets[channel].first_response_s
+
+
+# ------------------------------------------------------------------ metric names
+
+
+def known_metrics() -> set[str]:
+    """Series names the services export, from their metric definitions."""
+    suffixes = {"counter": ["_total"], "gauge": [""], "histogram": ["_bucket", "_sum", "_count"]}
+    names = set()
+    for create in (WorkerMetrics.create, IngestMetrics.create):
+        registry = CollectorRegistry()
+        create(registry)
+        for family in registry.collect():
+            names |= {family.name + s for s in suffixes[family.type]}
+    return names
+
+
+def named_metrics(expr: str) -> set[str]:
+    """ascolto_* series and recording-rule names (with a colon) an expression reads."""
+    without_strings = re.sub(r'"(?:[^"\\]|\\.)*"', '""', expr)
+    tokens = re.findall(r"[A-Za-z_:][A-Za-z0-9_:]*", without_strings)
+    return {t for t in tokens if t.startswith("ascolto_") or ":" in t}
+
+
+def test_queries_and_rules_read_metrics_that_exist() -> None:
+    recorded = {rule["record"] for rule in rules() if "record" in rule}
+    known = known_metrics() | recorded
+    exprs = [(f"{uid} / {title}", expr) for uid, title, expr in all_queries()]
+    exprs += [(rule.get("alert") or rule["record"], rule["expr"]) for rule in rules()]
+    unknown = {f"{where}: {name}" for where, expr in exprs for name in named_metrics(expr)}
+    unknown = {u for u in unknown if u.rsplit(": ", 1)[1] not in known}
+    assert unknown == set()
+
+
+def test_queries_have_every_variable_filled_in() -> None:
+    for uid, title, expr in all_queries():
+        assert "$" not in expr, f"{uid} / {title}: {expr}"
