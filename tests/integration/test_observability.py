@@ -235,3 +235,15 @@ def test_a_stopped_worker_pages_and_recovers(observed) -> None:
     finally:
         stop.set()
         poster.join(10)
+
+
+def test_promtool_check_metrics_passes_on_every_endpoint(observed) -> None:
+    pipe, _ = observed
+    for url in (f"{pipe.ingest_url}/metrics", pipe.worker_metrics_url):
+        with urllib.request.urlopen(url, timeout=5) as resp:
+            exposition = resp.read()
+        assert b"ascolto_" in exposition
+        check = subprocess.run(
+            ["promtool", "check", "metrics"], input=exposition, capture_output=True, timeout=30
+        )
+        assert check.returncode == 0, (url, check.stdout.decode(), check.stderr.decode())
