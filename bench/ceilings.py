@@ -15,7 +15,8 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from itertools import islice
 from typing import Any
 
 import orjson
@@ -34,22 +35,26 @@ ES_WORKERS = 3  # bulk requests in flight
 PARTITIONS = 4
 
 
-def valid_contacts(contacts: Iterable[dict[str, Any]], now_ms: int) -> list[dict[str, Any]]:
+def valid_contacts(contacts: Iterable[dict[str, Any]], now_ms: int) -> Iterator[dict[str, Any]]:
     """The contacts ingest accepts, as it publishes them (exact duplicates kept)."""
-    out = []
     for raw in contacts:
         try:
-            out.append(validate(dict(raw), received_at=now_ms))
+            yield validate(dict(raw), received_at=now_ms)
         except InvalidContact:
             continue
-    return out
 
 
-def read_docs(es: Elasticsearch, index: str) -> list[tuple[str, bytes, int]]:
-    """(id, serialised source, revision) of every document the pipeline wrote to ``index``."""
+ES_MAX_DOCS = 200_000  # a rate needs no more; a soak's million would hold gigabytes here
+
+
+def read_docs(
+    es: Elasticsearch, index: str, limit: int = ES_MAX_DOCS
+) -> list[tuple[str, bytes, int]]:
+    """(id, serialised source, revision) of the documents the pipeline wrote to ``index``."""
+    hits = scan(es, index=index, size=5000, query={"query": {"match_all": {}}})
     return [
         (hit["_id"], orjson.dumps(hit["_source"]), int(hit["_source"].get("revision") or 0))
-        for hit in scan(es, index=index, size=5000, query={"query": {"match_all": {}}})
+        for hit in islice(hits, limit)
     ]
 
 

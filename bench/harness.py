@@ -12,11 +12,12 @@ import os
 import uuid
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import cast
 
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 from kafka.admin import NewTopic
 
-from ascolto.config import Settings
+from ascolto.config import ElasticSettings, Settings
 from ascolto.search import client, setup_indices
 from ascolto.topics import ensure_topics
 from tests.integration.conftest import (
@@ -83,6 +84,32 @@ def delete_groups(bootstrap: str, groups: Iterable[str]) -> None:
             admin.delete_groups(list(groups))
     finally:
         admin.close()
+
+
+def remove_leftovers(bootstrap: str, es_url: str, prefix: str) -> list[str]:
+    """Delete the topics, consumer groups, indices and index templates named ``prefix...``:
+    what a benchmark killed without a chance to clean up (SIGKILL) leaves behind."""
+    if not prefix.startswith("bench"):
+        raise ValueError("only benchmark names (bench...) can be removed this way")
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    try:
+        topics = [t for t in admin.list_topics() if t.startswith(prefix)]
+        if topics:
+            admin.delete_topics(topics)
+        groups = [g["group_id"] for g in admin.list_groups()]
+        with contextlib.suppress(Exception):
+            admin.delete_groups([g for g in groups if g.startswith(prefix)])
+    finally:
+        admin.close()
+    es = client(ElasticSettings(url=es_url)).options(ignore_status=404)
+    rows = cast(list[dict[str, str]], es.cat.indices(index=f"{prefix}*", format="json").body)
+    indices = [row["index"] for row in rows]
+    for index in indices:
+        es.indices.delete(index=index)
+    templates = es.indices.get_index_template(name=f"{prefix}*").body.get("index_templates", [])
+    for template in templates:
+        es.indices.delete_index_template(name=template["name"])
+    return topics + indices + [t["name"] for t in templates]
 
 
 @contextlib.contextmanager

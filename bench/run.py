@@ -19,6 +19,7 @@ import gc
 import platform
 import re
 import shutil
+import signal
 import sys
 import tempfile
 import time
@@ -33,7 +34,13 @@ from kafka import KafkaAdminClient
 
 from ascolto.config import ROOT, Settings
 from bench import ceilings, report, stages
-from bench.harness import USED_NAMES, delete_groups, scratch_topics, unique_name
+from bench.harness import (
+    USED_NAMES,
+    delete_groups,
+    remove_leftovers,
+    scratch_topics,
+    unique_name,
+)
 from bench.monitor import Monitor, machine
 from bench.workload import Workload
 from tests.integration.conftest import Pipeline
@@ -66,6 +73,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--es-sweep", action="store_true", help="also try bulk sizes and parallelism"
+    )
+    parser.add_argument(
+        "--cleanup",
+        metavar="PREFIX",
+        help="only remove what a killed run left behind (topics, groups, indices named PREFIX*)",
     )
     parser.add_argument(
         "--env",
@@ -118,7 +130,6 @@ def kafka_ceilings(settings: Settings, size: int, seed: int, monitor: Monitor) -
     monitor.set_phase("ceiling_prepare")
     valid = ceilings.valid_contacts(Workload(size, seed).contacts(), int(time.time() * 1000))
     payloads = ceilings.kafka_payloads(valid)
-    del valid
     uid = unique_name("ceiling")
     bootstrap = settings.kafka.bootstrap
     out: dict[str, Any] = {}
@@ -165,10 +176,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     settings = Settings.from_env()
     es = check_stack(settings)
+    if args.cleanup:
+        removed = remove_leftovers(settings.kafka.bootstrap, settings.elastic.url, args.cleanup)
+        print("\n".join(removed) or "nothing to remove")
+        return 0
+    # SIGTERM (a CI time-out, kill) unwinds like Ctrl-C: every pipeline is torn down
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     worker_env = dict(item.split("=", 1) for item in args.env)
-    tmp = Path(tempfile.mkdtemp(prefix="ascolto-bench-"))
-    monitor = Monitor(interval_s=0.25).start()
-    t0 = monitor.t0
     results: dict[str, Any] = {
         "timestamp": datetime.now(UTC).isoformat(timespec="seconds"),
         "size": args.size,
@@ -177,6 +191,9 @@ def main(argv: list[str] | None = None) -> int:
         "versions": stack_versions(es),
         "machine": machine(),
     }
+    tmp = Path(tempfile.mkdtemp(prefix="ascolto-bench-"))
+    monitor = Monitor(interval_s=0.25).start()
+    t0 = monitor.t0
     opts = stages.Options(
         size=args.size,
         seed=args.seed,

@@ -23,6 +23,7 @@ import time
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +41,17 @@ BATCH = 500  # contacts per request in the batch phases
 BATCH_CONCURRENCY = 4
 SINGLE_CONCURRENCY = 16
 POLL_S = 0.25
+PROGRESS_S = 15.0  # how often long phases say where they are
+
+
+def progress(message: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}]   {message}", flush=True)
+
+
+def _tick(before: float, now: float) -> bool:
+    """A ``PROGRESS_S`` boundary lies between two monotonic instants."""
+    return int(now / PROGRESS_S) > int(before / PROGRESS_S)
+
 
 Profiler = tuple[Path, "subprocess.Popen[bytes]"]
 
@@ -81,10 +93,10 @@ def _post(pipe: Pipeline, bodies: list[Body], concurrency: int, **kw: Any) -> Po
     return asyncio.run(go())
 
 
-def _watch(monitor: Monitor, pipe: Pipeline, suffix: str) -> None:
+def _watch(monitor: Monitor, pipe: Pipeline) -> None:
     for proc in (pipe.ingest, pipe.worker):
         if proc.popen is not None and proc.popen.poll() is None:
-            monitor.watch(f"{proc.name}{suffix}", proc.popen.pid)
+            monitor.watch(proc.name, proc.popen.pid)
 
 
 def scrape(url: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -110,16 +122,15 @@ def total(samples: dict, name: str, **labels: str) -> float:
 
 def ingest_and_stage(opts: Options, monitor: Monitor) -> dict[str, Any]:
     workload = Workload(opts.size, opts.seed)
-    contacts = list(workload.contacts())
-    n_single = min(max(100, opts.size // 20), 10_000, len(contacts))
-    singles = encode_batches(contacts[:n_single], 1)
-    batches = encode_batches(contacts[n_single:], BATCH)
-    del contacts
+    contacts = workload.contacts()
+    n_single = min(max(100, opts.size // 20), 10_000, opts.size)
+    singles = encode_batches(islice(contacts, n_single), 1)
+    batches = encode_batches(contacts, BATCH)  # the rest of the same stream
     pipe = start_pipeline(opts.tmp, worker=False, extra_env=opts.worker_env)
     k = pipe.settings.kafka
     offsets = Offsets(k.bootstrap)
     try:
-        _watch(monitor, pipe, "")
+        _watch(monitor, pipe)
         monitor.set_phase("ingest_single")
         single = _post(pipe, singles, SINGLE_CONCURRENCY)
         monitor.set_phase("ingest_batch")
@@ -189,6 +200,8 @@ def _run_stage(
                 threads_before = monitor.thread_cpu("worker")
             if timeline and enriched != timeline[-1][1]:
                 last_change = now
+            if timeline and _tick(timeline[-1][0], now):
+                progress(f"stage: {enriched:,} records on contacts.enriched")
             timeline.append((now, enriched, cpu))
             if enriched and now - last_change >= 1.5:
                 done = offsets.committed(group, [k.raw, k.keyed])
@@ -270,7 +283,8 @@ def _stop_profiler(profiler: Profiler | None) -> None:
 
 
 class CountPoller(threading.Thread):
-    """Counts the searchable documents of an index every ``POLL_S`` until told to stop."""
+    """Counts the searchable documents of an index every ``POLL_S`` until told to stop,
+    saying every ``PROGRESS_S`` how many there are."""
 
     def __init__(self, es: Elasticsearch, index: str) -> None:
         super().__init__(name="bench-count", daemon=True)
@@ -282,7 +296,10 @@ class CountPoller(threading.Thread):
         while not self.stop.is_set():
             with contextlib.suppress(Exception):
                 count = self.es.count(index=self.index)["count"]
-                self.counts.append((time.monotonic(), count))
+                now = time.monotonic()
+                if self.counts and _tick(self.counts[-1][0], now):
+                    progress(f"end to end: {count:,} contacts searchable")
+                self.counts.append((now, count))
             self.stop.wait(POLL_S)
 
     @property
@@ -355,7 +372,7 @@ def end_to_end(
     alias = pipe.settings.elastic.contacts
     profiler: Profiler | None = None
     try:
-        _watch(monitor, pipe, "")
+        _watch(monitor, pipe)
         monitor.set_phase("e2e_warmup")
         warm = Workload(50, opts.seed, source="bench-warmup")
         warm_bodies = encode_batches(warm.contacts(), BATCH)
