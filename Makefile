@@ -35,7 +35,7 @@ status: ## what runs, and where
 clean: ## stop everything and wipe local state under .run/ (downloads are kept)
 	$(STACK) clean
 
-bench: venv ## benchmark on the running stack (`make up` first): SIZE=N, SOAK=1, BENCH_ARGS=...
+bench: up ## benchmark on the local stack (setup included): SIZE=N, SOAK=1, BENCH_ARGS=...
 	$(PY) -m bench.run $(if $(SIZE),--size $(SIZE)) $(if $(SOAK),--soak) $(BENCH_ARGS)
 
 lint: venv ## ruff and mypy

@@ -92,6 +92,7 @@ class ThreadingSettings:
     near_dup_window_s: int = 24 * 3600
     inactivity_s: int = 72 * 3600
     retention_s: int = 30 * 24 * 3600
+    expire_every_s: float = 30.0  # how often whole timelines past the retention are dropped
 
 
 @dataclass(frozen=True)
@@ -109,7 +110,7 @@ class WorkerSettings:
     web_port: int = 16066
     data_dir: Path = ROOT / ".run" / "worker-data"
     store: str = "memory://"
-    batch_size: int = 500
+    batch_size: int = 2000
     batch_within_s: float = 0.25
     intents_path: Path = CONFIG_DIR / "intents.yaml"
     sla_policies_path: Path = CONFIG_DIR / "sla-policies.yaml"
@@ -158,7 +159,7 @@ class Settings:
                 web_port=int(get("ASCOLTO_WORKER_WEB_PORT", "16066")),
                 data_dir=Path(get("ASCOLTO_WORKER_DATA_DIR", str(run_dir / "worker-data"))),
                 store=get("ASCOLTO_TABLE_STORE", "memory://"),
-                batch_size=int(get("ASCOLTO_BATCH_SIZE", "500")),
+                batch_size=int(get("ASCOLTO_BATCH_SIZE", "2000")),
                 batch_within_s=float(get("ASCOLTO_BATCH_WITHIN_S", "0.25")),
                 intents_path=Path(get("ASCOLTO_INTENTS", str(CONFIG_DIR / "intents.yaml"))),
                 sla_policies_path=Path(
@@ -169,6 +170,7 @@ class Settings:
                     near_dup_window_s=int(get("ASCOLTO_NEAR_DUP_WINDOW_S", str(24 * 3600))),
                     inactivity_s=int(get("ASCOLTO_INACTIVITY_S", str(72 * 3600))),
                     retention_s=int(get("ASCOLTO_RETENTION_S", str(30 * 24 * 3600))),
+                    expire_every_s=float(get("ASCOLTO_EXPIRE_EVERY_S", "30")),
                 ),
                 sla=SlaSettings(
                     allowed_lateness_s=int(get("ASCOLTO_SLA_ALLOWED_LATENESS_S", "600")),

@@ -46,6 +46,7 @@ class WorkerMetrics:
     response_seconds: Histogram
     timelines: Gauge
     evicted: Counter
+    timelines_expired: Counter
     batch_retries: Counter
     inbound: Counter
     sla_events: Counter
@@ -138,6 +139,11 @@ class WorkerMetrics:
             evicted=Counter(
                 "ascolto_conversations_evicted",
                 "Conversations dropped from state after the retention period.",
+                registry=registry,
+            ),
+            timelines_expired=Counter(
+                "ascolto_customer_timelines_expired",
+                "Customer timelines dropped whole: silent for the retention period.",
                 registry=registry,
             ),
             batch_retries=Counter(

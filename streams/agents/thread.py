@@ -14,6 +14,7 @@ harmless and a loss is impossible.
 from __future__ import annotations
 
 import time
+import zlib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -57,16 +58,28 @@ class TimelineState:
     messages: Timeline
     revision: int
     sla: dict[str, Any] = field(default_factory=dict)
+    # derive(messages), when known: not stored, it is the previous step's result
+    derived: Derived | None = field(default=None, repr=False, compare=False)
 
     @classmethod
     def load(cls, raw: bytes | None) -> TimelineState:
         if not raw:
             return cls({}, 0, {})
-        data = orjson.loads(raw)
+        # zlib streams start with 0x78 ("x"), JSON with "{": states written before still load
+        data = orjson.loads(zlib.decompress(raw) if raw[:1] == b"x" else raw)
         return cls(data["messages"], data["revision"], data.get("sla") or {})
 
     def dump(self) -> bytes:
-        return orjson.dumps({"messages": self.messages, "revision": self.revision, "sla": self.sla})
+        """Compressed: the table holds every contact of the retention window in memory, and
+        the JSON (bodies, repeated field names) shrinks about 4x at level 1 (~10 us/contact)."""
+        state = {"messages": self.messages, "revision": self.revision, "sla": self.sla}
+        return zlib.compress(orjson.dumps(state), 1)
+
+    def expires_at(self, retention_ms: int) -> int | None:
+        """When (in event time) the whole timeline has outlived the retention period."""
+        if not self.messages:
+            return None
+        return max(m["occurred_at"] for m in self.messages.values()) + retention_ms
 
     @property
     def wake(self) -> tuple[int, bool] | None:
@@ -199,7 +212,10 @@ def thread_timeline(
     if not messages:
         return state, out
 
-    before = derive(old_messages, params) if old_messages else EMPTY
+    if not old_messages:
+        before = EMPTY
+    else:
+        before = state.derived if state.derived is not None else derive(old_messages, params)
     after = derive(messages, params) if messages is not old_messages else before
     changes = diff(before, after)
 
@@ -245,7 +261,7 @@ def thread_timeline(
     if not (real_change or replayed):
         if new_sla == state.sla:
             return state, out
-        return TimelineState(messages, state.revision, new_sla), out
+        return TimelineState(messages, state.revision, new_sla, after), out
 
     revision = state.revision + 1 if real_change else state.revision
     for view in changed_contacts.values():
@@ -286,7 +302,7 @@ def thread_timeline(
             for k, v in new_sla["events"].items()
             if k.split(":", 1)[0] in kept or k.split(":", 1)[0] in kept_convs
         }
-    return TimelineState(kept, revision, new_sla), out
+    return TimelineState(kept, revision, new_sla, after if kept is messages else None), out
 
 
 _UNANSWERED = ContactView("", "", None, False, None, None, None)

@@ -162,11 +162,14 @@ def test_every_panel_query_returns_data(observed) -> None:
     wait_settled(pipe.settings)
     time.sleep(3)
     live_workload(pipe)
+    posted = time.time()
     wait_settled(pipe.settings)
     time.sleep(8)  # deadlines of 5 s pass, the timer judges
     wait_settled(pipe.settings)
     time.sleep(5)  # Prometheus scrapes (1 s) and evaluates its rules (1 s)
-    at = time.time()  # every 1m window still covers the workload
+    # Every 1m window must cover the workload even when settling was slow (a busy machine):
+    # the posts end at `posted`, the last deadlines pass 5 s later, and the results follow.
+    at = min(time.time(), posted + 40)
     queries = list(all_queries())
     assert len(queries) >= 20
     missing = [

@@ -4,9 +4,11 @@ and an imported archive whose met/breached counts equal an independent computati
 from __future__ import annotations
 
 import time
+import urllib.request
 from collections import Counter
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from ascolto.config import Settings
 from ascolto.validation import contact_id_for
@@ -166,5 +168,48 @@ def test_imported_archive_sla_counts_equal_an_independent_computation(
         # every clocked message ran under the shipped social rule; near-duplicates run none
         assert set(by_policy) == {"social", "none"}
         assert by_policy["none"]["messages"] == by_policy["none"]["duplicates"]
+    finally:
+        teardown_pipeline(pipe)
+
+
+def _worker_sample(pipe: Pipeline, name: str) -> float:
+    with urllib.request.urlopen(pipe.worker_metrics_url, timeout=5) as response:
+        text = response.read().decode()
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == name:
+                return sample.value
+    raise AssertionError(f"{name} not exported")
+
+
+def test_a_silent_customers_timeline_expires_after_its_clocks_are_judged(
+    base_settings: Settings, tmp_path
+) -> None:
+    """State stays bounded for customers who never write again, without losing a breach."""
+    pipe = make_pipeline(
+        base_settings,
+        tmp_path,
+        {"ASCOLTO_RETENTION_S": str(24 * 3600), "ASCOLTO_EXPIRE_EVERY_S": "1"},
+    )
+    try:
+        day = 24 * 3600_000
+        t0 = int(time.time() * 1000) - 10 * day  # a replay: judged by the watermark
+        silent = {**_chat("silent", "inbound", "eve", t0), "source": "sla-expiry"}
+        later = {**_chat("later", "inbound", "fay", t0 + 3 * day), "source": "sla-expiry"}
+        post_contacts(pipe.ingest_url, [silent, later])
+        wait_until(
+            lambda: _worker_sample(pipe, "ascolto_customer_timelines_expired_total") == 1,
+            60,
+            "the silent customer's timeline to expire",
+        )
+        wait_until(lambda: _worker_sample(pipe, "ascolto_customer_timelines") == 1, 15, "the gauge")
+        events = [v for _, v in read_topic(pipe.settings, pipe.settings.kafka.sla_events) if v]
+        silent_id = contact_id_for("sla-expiry", "silent")
+        breaches = {e["target"] for e in events if e["contact_id"] == silent_id
+                    and e["event_type"] == "breached"}  # fmt: skip
+        assert "first_response" in breaches  # judged before it was forgotten
+        # the customer who wrote within the retention keeps their state and running clock
+        assert not [e for e in events if e["contact_id"] == contact_id_for("sla-expiry", "later")
+                    and e["event_type"] == "breached"]  # fmt: skip
     finally:
         teardown_pipeline(pipe)

@@ -112,3 +112,36 @@ def test_sla_events_are_published_once() -> None:
     state, _, _ = run([RECORDS])
     _, out = thread_timeline(state, [], PARAMS, 30 * 86_400_000, SLA)
     assert out.sla_events == [] and out.contacts == []
+
+
+def run_reloading(batches: list[list[dict]]) -> tuple[TimelineState, dict, dict]:
+    """As ``run``, but each step starts from the stored bytes (a restart, a cache miss)."""
+    state = TimelineState({}, 0, {})
+    contacts: dict[str, dict] = {}
+    events: dict[str, str] = {}
+    for batch in batches:
+        state, out = thread_timeline(
+            TimelineState.load(state.dump()), batch, PARAMS, 30 * 86_400_000, SLA
+        )
+        absorb(out, contacts, events)
+    return state, contacts, events
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.permutations(RECORDS), st.lists(st.integers(1, 3), min_size=5, max_size=5))
+def test_the_remembered_derivation_changes_nothing(order: list[dict], cuts: list[int]) -> None:
+    batches, i = [], 0
+    for size in cuts:
+        if i < len(order):
+            batches.append(order[i : i + size])
+            i += size
+    batches.append(RECORDS[:1])  # and a redelivery
+    cached, contacts, events = run(batches)
+    reloaded, want_contacts, want_events = run_reloading(batches)
+    assert cached.derived is not None
+    assert (cached.messages, cached.revision, cached.sla) == (
+        reloaded.messages,
+        reloaded.revision,
+        reloaded.sla,
+    )
+    assert (contacts, events) == (want_contacts, want_events)
