@@ -94,14 +94,26 @@ class Policy:
     warning_ratio: float = DEFAULT_WARNING_RATIO
     source: str = "<policy>"
 
+    # Asked for every clock on every step, with a handful of distinct questions: remembered.
+    _matches: dict[tuple[str, str, str | None, str | None], Rule | None] = field(
+        default_factory=dict, init=False, repr=False, compare=False, hash=False
+    )
+
     def match(
         self, kind: TargetKind, channel: str, priority: str | None = None, tier: str | None = None
     ) -> Rule | None:
         """The most specific rule setting `kind` for this channel/priority/tier, if any."""
-        for rule in self.rules:
-            if kind in rule.targets and rule.match.fits(channel, priority, tier):
-                return rule
-        return None
+        question = (kind, channel, priority, tier)
+        try:
+            return self._matches[question]
+        except KeyError:
+            pass
+        found = next(
+            (r for r in self.rules if kind in r.targets and r.match.fits(channel, priority, tier)),
+            None,
+        )
+        self._matches[question] = found
+        return found
 
     def rule_for(self, target: OwedTarget) -> Rule | None:
         return self.match(target.kind, target.channel, target.priority, target.tier)
