@@ -111,7 +111,7 @@ class WorkerSettings:
     data_dir: Path = ROOT / ".run" / "worker-data"
     store: str = "memory://"
     batch_size: int = 2000
-    batch_within_s: float = 0.25
+    batch_within_s: float = 0.1  # a batch waits at most this long to fill: latency per stage
     intents_path: Path = CONFIG_DIR / "intents.yaml"
     sla_policies_path: Path = CONFIG_DIR / "sla-policies.yaml"
     threading: ThreadingSettings = field(default_factory=ThreadingSettings)
@@ -160,7 +160,7 @@ class Settings:
                 data_dir=Path(get("ASCOLTO_WORKER_DATA_DIR", str(run_dir / "worker-data"))),
                 store=get("ASCOLTO_TABLE_STORE", "memory://"),
                 batch_size=int(get("ASCOLTO_BATCH_SIZE", "2000")),
-                batch_within_s=float(get("ASCOLTO_BATCH_WITHIN_S", "0.25")),
+                batch_within_s=float(get("ASCOLTO_BATCH_WITHIN_S", "0.1")),
                 intents_path=Path(get("ASCOLTO_INTENTS", str(CONFIG_DIR / "intents.yaml"))),
                 sla_policies_path=Path(
                     get("ASCOLTO_SLA_POLICIES", str(CONFIG_DIR / "sla-policies.yaml"))
