@@ -118,6 +118,7 @@ def headline(results: dict[str, Any], monitor: Monitor, t0: float) -> dict[str, 
         "size": results["size"],
         "soak": results["soak"],
         "seed": results["seed"],
+        "worker_env": results.get("worker_env", {}),
         "es_bulk_ceiling_per_s": es_ceiling,
         "kafka_produce_ceiling_per_s": ceil["kafka_produce"]["per_s"],
         "kafka_consume_produce_ceiling_per_s": cp_ceiling,
@@ -233,6 +234,7 @@ def table(h: dict[str, Any]) -> str:
         f"  machine: {h['machine']['nproc']} cores, {h['machine']['memory_gib']} GiB; "
         f"others used {load.get('other_cores_mean', 'n/a')} cores on average "
         f"({'busy' if load.get('busy') else 'quiet'})",
+        *([f"  worker settings: {h['worker_env']}"] if h.get("worker_env") else []),
         "",
         *(f"  {name:<{width}}  {value}" for name, value in rows),
     ]
