@@ -48,8 +48,8 @@ log = logging.getLogger("ascolto.worker")
 # due for the next one). Both it and the thread agent let the other agents (route, index,
 # the producer's sender) run every YIELD_EVERY customers: a step can take milliseconds.
 SLA_KEYS_PER_TICK = 1000
-# Parsed timelines kept in memory beside the table (see streams.agents.state_cache): about
-# 2 KiB a message, so ~100 MiB at most.
+# Messages of parsed timelines kept in memory beside the table (streams.agents.state_cache):
+# a few KiB each with their derived views.
 PARSED_MESSAGES = 50_000
 YIELD_EVERY = 50
 
@@ -328,8 +328,8 @@ def create_app(settings: Settings) -> faust.App:
                     expiry.set(key, now + 1)
                     continue
                 timelines.pop(key, None)
-                parsed.keep(key, None, thread_stage.TimelineState.load(None))
-                gauges.update(key, thread_stage.TimelineState.load(None), None)
+                parsed.forget(key)
+                gauges.forget(key)
                 metrics.timelines_expired.inc()
                 if i % YIELD_EVERY == 0:
                     await asyncio.sleep(0)

@@ -31,18 +31,21 @@ class ParsedTimelines:
                 return state
         return TimelineState.load(stored)
 
-    def keep(self, key: bytes, stored: bytes | None, state: TimelineState) -> None:
-        """Remember ``state`` as the parse of ``stored`` (None: the key is gone)."""
-        old = self._entries.pop(key, None)
-        if old is not None:
-            self._messages -= len(old[1].messages)
-        if stored is None or len(state.messages) > self.max_messages:
+    def keep(self, key: bytes, stored: bytes, state: TimelineState) -> None:
+        """Remember ``state`` as the parse of ``stored``."""
+        self.forget(key)
+        if len(state.messages) > self.max_messages:
             return
         self._entries[key] = (stored, state)
         self._messages += len(state.messages)
         while self._messages > self.max_messages:
             _, (_, dropped) = self._entries.popitem(last=False)
             self._messages -= len(dropped.messages)
+
+    def forget(self, key: bytes) -> None:
+        old = self._entries.pop(key, None)
+        if old is not None:
+            self._messages -= len(old[1].messages)
 
     def clear(self) -> None:
         self._entries.clear()

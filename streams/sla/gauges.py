@@ -21,6 +21,9 @@ class ConversationGauges:
         else:
             self._by_key.pop(key, None)
 
+    def forget(self, key: bytes) -> None:
+        self._by_key.pop(key, None)
+
     def clear(self) -> None:
         self._by_key.clear()
 

@@ -34,7 +34,7 @@ def test_least_recently_used_states_go_beyond_the_message_budget() -> None:
     assert len(cache) == 2
     assert cache.load(b"b", values[b"b"]) is not states[b"b"]
     assert cache.load(b"a", values[b"a"]) is states[b"a"]
-    cache.keep(b"a", None, TimelineState.load(None))  # deleted from the table
+    cache.forget(b"a")  # deleted from the table
     assert len(cache) == 1
     cache.keep(b"huge", state(11).dump(), state(11))  # larger than the budget: not kept
     assert len(cache) == 1
