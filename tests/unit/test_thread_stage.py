@@ -54,14 +54,26 @@ RECORDS = [
 SLA = SlaContext(POLICY, lateness_ms=600_000, wall_ms=T0 + 10**9, watermark_ms=T0 + 500 * MIN)
 
 
-def run(batches: list[list[dict]]) -> tuple[TimelineState, dict, dict]:
+def run(batches: list[list[dict]], reload: bool = False) -> tuple[TimelineState, dict, dict]:
+    """Step through the batches; ``reload``: each step starts from the stored bytes (a
+    restart, a cache miss) rather than from the previous step's state and derivation."""
     state = TimelineState({}, 0, {})
     contacts: dict[str, dict] = {}
     events: dict[str, str] = {}
     for batch in batches:
-        state, out = thread_timeline(state, batch, PARAMS, 30 * 86_400_000, SLA)
+        start = TimelineState.load(state.dump()) if reload else state
+        state, out = thread_timeline(start, batch, PARAMS, 30 * 86_400_000, SLA)
         absorb(out, contacts, events)
     return state, contacts, events
+
+
+def in_batches(order: list[dict], cuts: list[int]) -> list[list[dict]]:
+    batches, i = [], 0
+    for size in cuts:
+        if i < len(order):
+            batches.append(order[i : i + size])
+            i += size
+    return batches
 
 
 def absorb(out: Threaded, contacts: dict, events: dict) -> None:
@@ -78,11 +90,7 @@ def absorb(out: Threaded, contacts: dict, events: dict) -> None:
 @settings(max_examples=60, deadline=None)
 @given(st.permutations(RECORDS), st.lists(st.integers(1, 5), min_size=5, max_size=5))
 def test_any_arrival_order_and_batching_converges(order: list[dict], cuts: list[int]) -> None:
-    batches, i = [], 0
-    for size in cuts:
-        if i < len(order):
-            batches.append(order[i : i + size])
-            i += size
+    batches = in_batches(order, cuts)
     _, contacts, events = run(batches)
     _, want_contacts, want_events = run([RECORDS])
     assert contacts == want_contacts
@@ -114,30 +122,13 @@ def test_sla_events_are_published_once() -> None:
     assert out.sla_events == [] and out.contacts == []
 
 
-def run_reloading(batches: list[list[dict]]) -> tuple[TimelineState, dict, dict]:
-    """As ``run``, but each step starts from the stored bytes (a restart, a cache miss)."""
-    state = TimelineState({}, 0, {})
-    contacts: dict[str, dict] = {}
-    events: dict[str, str] = {}
-    for batch in batches:
-        state, out = thread_timeline(
-            TimelineState.load(state.dump()), batch, PARAMS, 30 * 86_400_000, SLA
-        )
-        absorb(out, contacts, events)
-    return state, contacts, events
-
-
 @settings(max_examples=30, deadline=None)
 @given(st.permutations(RECORDS), st.lists(st.integers(1, 3), min_size=5, max_size=5))
 def test_the_remembered_derivation_changes_nothing(order: list[dict], cuts: list[int]) -> None:
-    batches, i = [], 0
-    for size in cuts:
-        if i < len(order):
-            batches.append(order[i : i + size])
-            i += size
+    batches = in_batches(order, cuts)
     batches.append(RECORDS[:1])  # and a redelivery
     cached, contacts, events = run(batches)
-    reloaded, want_contacts, want_events = run_reloading(batches)
+    reloaded, want_contacts, want_events = run(batches, reload=True)
     assert cached.derived is not None
     assert (cached.messages, cached.revision, cached.sla) == (
         reloaded.messages,
