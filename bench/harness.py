@@ -38,8 +38,11 @@ def unique_name(kind: str) -> str:
     return name
 
 
-def start_pipeline(tmp: Path, *, worker: bool, extra_env: dict[str, str] | None = None) -> Pipeline:
-    """Topics, indices and a running ingest; the worker too when ``worker`` is true."""
+def start_pipeline(
+    tmp: Path, *, worker: bool, extra_env: dict[str, str] | None = None, workers: int = 1
+) -> Pipeline:
+    """Topics, indices and a running ingest; the workers too when ``worker`` is true
+    (``workers`` processes in one consumer group, each with its own port and data dir)."""
     uid = unique_name("")
     env = {
         **os.environ,
@@ -58,15 +61,39 @@ def start_pipeline(tmp: Path, *, worker: bool, extra_env: dict[str, str] | None 
     ingest = Proc("ingest", [ASCOLTO, "serve-ingest"], env, tmp / uid / "ingest.log")
     work = Proc("worker", [ASCOLTO, "worker"], env, tmp / uid / "worker.log")
     pipe = Pipeline(settings, env, ingest, work, client(settings.elastic))
+    for n in range(2, workers + 1):
+        own = {
+            **env,
+            "ASCOLTO_WORKER_WEB_PORT": str(free_port()),
+            "ASCOLTO_WORKER_DATA_DIR": str(tmp / uid / f"worker{n}-data"),
+        }
+        log = tmp / uid / f"worker{n}.log"
+        pipe.extra_workers.append(Proc(f"worker{n}", [ASCOLTO, "worker"], own, log))
     try:
         ingest.start()
         wait_http(f"{pipe.ingest_url}/healthz", b"true", 60, ingest)
         if worker:
-            pipe.start_worker()
+            start_workers(pipe)
     except BaseException:
         stop_pipeline(pipe)
         raise
     return pipe
+
+
+def all_workers(pipe: Pipeline) -> list[Proc]:
+    return [pipe.worker, *pipe.extra_workers]
+
+
+def metrics_url(worker: Proc) -> str:
+    return f"http://127.0.0.1:{worker.env['ASCOLTO_WORKER_WEB_PORT']}/metrics"
+
+
+def start_workers(pipe: Pipeline) -> None:
+    """Start every worker of the pipeline at once, then wait until each serves /metrics."""
+    for proc in all_workers(pipe):
+        proc.start()
+    for proc in all_workers(pipe):
+        wait_http(metrics_url(proc), b"ascolto_", 120, proc)
 
 
 def stop_pipeline(pipe: Pipeline) -> None:

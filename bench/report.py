@@ -60,7 +60,7 @@ def memory(monitor: Monitor) -> dict[str, Any]:
             if s.phase in E2E_PHASES:
                 e2e.setdefault(label, []).append(mib)
     growth = {label: growth_ratio(values) for label, values in e2e.items()}
-    services = [g for label, g in growth.items() if label in SERVICES and g is not None]
+    services = [g for label, g in growth.items() if label.startswith(SERVICES) and g is not None]
     return {
         "peak_rss_mib": peaks,
         "growth_ratio": {k: round(v, 4) if v else None for k, v in growth.items()},
@@ -119,6 +119,7 @@ def headline(results: dict[str, Any], monitor: Monitor, t0: float) -> dict[str, 
         "soak": results["soak"],
         "seed": results["seed"],
         "worker_env": results.get("worker_env", {}),
+        "workers": results.get("workers", 1),
         "es_bulk_ceiling_per_s": es_ceiling,
         "kafka_produce_ceiling_per_s": ceil["kafka_produce"]["per_s"],
         "kafka_consume_produce_ceiling_per_s": cp_ceiling,
@@ -234,7 +235,8 @@ def table(h: dict[str, Any]) -> str:
         f"  machine: {h['machine']['nproc']} cores, {h['machine']['memory_gib']} GiB; "
         f"others used {load.get('other_cores_mean', 'n/a')} cores on average "
         f"({'busy' if load.get('busy') else 'quiet'})",
-        *([f"  worker settings: {h['worker_env']}"] if h.get("worker_env") else []),
+        f"  worker processes: {h.get('workers', 1)}"
+        + (f"; settings: {h['worker_env']}" if h.get("worker_env") else ""),
         "",
         *(f"  {name:<{width}}  {value}" for name, value in rows),
     ]

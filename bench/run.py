@@ -76,6 +76,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--es-sweep", action="store_true", help="also try bulk sizes and parallelism"
     )
     parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="worker processes in the pipeline (one consumer group; default 1)",
+    )
+    parser.add_argument(
         "--cleanup",
         metavar="PREFIX",
         help="only remove what a killed run left behind (topics, groups, indices named PREFIX*)",
@@ -196,6 +202,7 @@ def main(argv: list[str] | None = None) -> int:
         "soak": args.soak,
         "seed": args.seed,
         "worker_env": worker_env,
+        "workers": args.workers,
         "versions": stack_versions(es),
         "machine": machine(),
     }
@@ -211,6 +218,7 @@ def main(argv: list[str] | None = None) -> int:
         paced_rate=args.paced_rate,
         profile=args.profile,
         worker_env=worker_env,
+        workers=args.workers,
     )
     try:
         say(f"Kafka ceilings: the clients alone, {args.size:,} contacts")

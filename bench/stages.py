@@ -30,7 +30,14 @@ from typing import Any
 from elasticsearch import Elasticsearch
 from prometheus_client.parser import text_string_to_metric_families
 
-from bench.harness import Offsets, start_pipeline, stop_pipeline
+from bench.harness import (
+    Offsets,
+    all_workers,
+    metrics_url,
+    start_pipeline,
+    start_workers,
+    stop_pipeline,
+)
 from bench.loadgen import Body, Poster, PostStats, encode_batches
 from bench.monitor import Monitor
 from bench.profile import write_summary
@@ -66,6 +73,7 @@ class Options:
     paced_rate: float | None = None  # contacts/s of the latency phase; None: half the e2e rate
     profile: Path | None = None  # a folder: py-spy records the worker in the stage and e2e
     worker_env: dict[str, str] = field(default_factory=dict)
+    workers: int = 1  # worker processes in the pipeline's consumer group
 
     @property
     def timeout_s(self) -> float:
@@ -94,9 +102,31 @@ def _post(pipe: Pipeline, bodies: list[Body], concurrency: int, **kw: Any) -> Po
 
 
 def _watch(monitor: Monitor, pipe: Pipeline) -> None:
-    for proc in (pipe.ingest, pipe.worker):
+    for proc in (pipe.ingest, *all_workers(pipe)):
         if proc.popen is not None and proc.popen.poll() is None:
             monitor.watch(proc.name, proc.popen.pid)
+
+
+def _unwatch(monitor: Monitor, pipe: Pipeline) -> None:
+    for proc in (pipe.ingest, *all_workers(pipe)):
+        monitor.unwatch(proc.name)
+
+
+def _workers_cpu(monitor: Monitor, pipe: Pipeline) -> float:
+    return sum(monitor.cpu_seconds(proc.name) for proc in all_workers(pipe))
+
+
+def _died(pipe: Pipeline) -> Any:
+    return next((p for p in all_workers(pipe) if p.popen and p.popen.poll() is not None), None)
+
+
+def scrape_workers(pipe: Pipeline) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """Every worker's samples, summed: counters and histograms add up across processes."""
+    out: dict[tuple[str, tuple[tuple[str, str], ...]], float] = {}
+    for proc in all_workers(pipe):
+        for key, value in scrape(metrics_url(proc)).items():
+            out[key] = out.get(key, 0.0) + value
+    return out
 
 
 def scrape(url: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -126,7 +156,7 @@ def ingest_and_stage(opts: Options, monitor: Monitor) -> dict[str, Any]:
     n_single = min(max(100, opts.size // 20), 10_000, opts.size)
     singles = encode_batches(islice(contacts, n_single), 1)
     batches = encode_batches(contacts, BATCH)  # the rest of the same stream
-    pipe = start_pipeline(opts.tmp, worker=False, extra_env=opts.worker_env)
+    pipe = start_pipeline(opts.tmp, worker=False, extra_env=opts.worker_env, workers=opts.workers)
     k = pipe.settings.kafka
     offsets = Offsets(k.bootstrap)
     try:
@@ -146,8 +176,7 @@ def ingest_and_stage(opts: Options, monitor: Monitor) -> dict[str, Any]:
         stage = _run_stage(pipe, offsets, raw_total, opts, monitor)
         monitor.set_phase("stage_done")
     finally:
-        monitor.unwatch("ingest")
-        monitor.unwatch("worker")
+        _unwatch(monitor, pipe)
         offsets.close()
         stop_pipeline(pipe)
     return {
@@ -175,23 +204,23 @@ def _run_stage(
 ) -> dict[str, Any]:
     k, group = pipe.settings.kafka, pipe.settings.worker.app_id
     spawned = time.monotonic()
-    pipe.worker.start()
+    start_workers(pipe)
     assert pipe.worker.popen is not None
-    monitor.watch("worker", pipe.worker.popen.pid)
+    _watch(monitor, pipe)
     profiler = _start_profiler(pipe.worker.popen.pid, opts.profile, "stage")
-    timeline: list[tuple[float, int, float]] = []  # (t, enriched end offset, worker CPU s)
+    timeline: list[tuple[float, int, float]] = []  # (t, enriched end offset, workers' CPU s)
     first_output: float | None = None
-    cpu_before = monitor.cpu_seconds("worker")
+    cpu_before = _workers_cpu(monitor, pipe)
     threads_before = monitor.thread_cpu("worker")
     last_change = spawned
     deadline = spawned + opts.timeout_s
     try:
         while True:
-            if pipe.worker.popen.poll() is not None:
-                raise RuntimeError(f"the worker died during the stage:\n{pipe.worker.tail()}")
+            if (dead := _died(pipe)) is not None:
+                raise RuntimeError(f"{dead.name} died during the stage:\n{dead.tail()}")
             if time.monotonic() > deadline:
                 raise TimeoutError(f"the stage did not finish in {opts.timeout_s:.0f}s")
-            now, cpu = time.monotonic(), monitor.cpu_seconds("worker")
+            now, cpu = time.monotonic(), _workers_cpu(monitor, pipe)
             enriched = offsets.end([k.enriched])[k.enriched]
             if enriched and first_output is None:
                 first_output = now
@@ -219,9 +248,9 @@ def _run_stage(
             pipe.worker,
         )
         settled = time.monotonic()
-        cpu_settled = monitor.cpu_seconds("worker")
+        cpu_settled = _workers_cpu(monitor, pipe)
         threads = _thread_split(threads_before, monitor.thread_cpu("worker"), pipe.worker.popen.pid)
-        metrics = scrape(pipe.worker_metrics_url)
+        metrics = scrape_workers(pipe)
     finally:
         _stop_profiler(profiler)
     seconds = finished - first_output
@@ -368,7 +397,7 @@ def end_to_end(
     workload = Workload(opts.size, opts.seed)
     bodies = encode_batches(workload.contacts(), BATCH)
     expected = workload.summary.unique
-    pipe = start_pipeline(opts.tmp, worker=True, extra_env=opts.worker_env)
+    pipe = start_pipeline(opts.tmp, worker=True, extra_env=opts.worker_env, workers=opts.workers)
     alias = pipe.settings.elastic.contacts
     profiler: Profiler | None = None
     try:
@@ -406,16 +435,15 @@ def end_to_end(
         _stop_profiler(profiler)
         profiler = None
         monitor.set_phase("e2e_done")
-        metrics = scrape(pipe.worker_metrics_url)
-        monitor.unwatch("ingest")
-        monitor.unwatch("worker")
-        pipe.worker.stop()
+        metrics = scrape_workers(pipe)
+        _unwatch(monitor, pipe)
+        for proc in all_workers(pipe):
+            proc.stop()
         pipe.ingest.stop()
         extra = after(pipe) if after is not None else {}
     finally:
         _stop_profiler(profiler)
-        monitor.unwatch("ingest")
-        monitor.unwatch("worker")
+        _unwatch(monitor, pipe)
         stop_pipeline(pipe)
     return {
         "max_rate": {
