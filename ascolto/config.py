@@ -92,7 +92,7 @@ class ThreadingSettings:
     near_dup_window_s: int = 24 * 3600
     inactivity_s: int = 72 * 3600
     retention_s: int = 30 * 24 * 3600
-    expire_every_s: float = 30.0  # how often whole timelines past the retention are dropped
+    expire_every_s: float = 5.0  # how often whole timelines past the retention are dropped
 
 
 @dataclass(frozen=True)
@@ -170,7 +170,7 @@ class Settings:
                     near_dup_window_s=int(get("ASCOLTO_NEAR_DUP_WINDOW_S", str(24 * 3600))),
                     inactivity_s=int(get("ASCOLTO_INACTIVITY_S", str(72 * 3600))),
                     retention_s=int(get("ASCOLTO_RETENTION_S", str(30 * 24 * 3600))),
-                    expire_every_s=float(get("ASCOLTO_EXPIRE_EVERY_S", "30")),
+                    expire_every_s=float(get("ASCOLTO_EXPIRE_EVERY_S", "5")),
                 ),
                 sla=SlaSettings(
                     allowed_lateness_s=int(get("ASCOLTO_SLA_ALLOWED_LATENESS_S", "600")),

@@ -52,6 +52,7 @@ SLA_KEYS_PER_TICK = 1000
 # a few KiB each with their derived views.
 PARSED_MESSAGES = 50_000
 YIELD_EVERY = 50
+EXPIRE_CHUNK = 500  # timelines expired under one hold of the lock
 
 
 @dataclass
@@ -321,18 +322,23 @@ def create_app(settings: Settings) -> faust.App:
         of those who never do. A contact later than the retention starts afresh."""
         if app.tables.recovery.in_recovery or wake_index.stale:  # type: ignore[attr-defined]
             return
-        async with stepping:
-            now = watermark.now()
-            for i, key in enumerate(expiry.pop_due(now, limit=SLA_KEYS_PER_TICK), 1):
-                if key in wake_index:  # a clock still runs: judge it before forgetting it
-                    expiry.set(key, now + 1)
-                    continue
-                timelines.pop(key, None)
-                parsed.forget(key)
-                gauges.forget(key)
-                metrics.timelines_expired.inc()
-                if i % YIELD_EVERY == 0:
-                    await asyncio.sleep(0)
+        now = watermark.now()
+        while True:
+            # in chunks, letting the thread agent in between: new customers arrive at
+            # hundreds a second, and all of them must be able to leave as fast
+            async with stepping:
+                due = expiry.pop_due(now, limit=EXPIRE_CHUNK)
+                for key in due:
+                    if key in wake_index:  # a clock still runs: judge it before forgetting it
+                        expiry.set(key, now + 1)
+                        continue
+                    timelines.pop(key, None)
+                    parsed.forget(key)
+                    gauges.forget(key)
+                    metrics.timelines_expired.inc()
+            if len(due) < EXPIRE_CHUNK:
+                return
+            await asyncio.sleep(0)
 
     @app.on_rebalance_complete.connect  # type: ignore[arg-type]
     async def on_rebalance(sender: Any, **kwargs: Any) -> None:
