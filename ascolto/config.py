@@ -93,6 +93,9 @@ class ThreadingSettings:
     inactivity_s: int = 72 * 3600
     retention_s: int = 30 * 24 * 3600
     expire_every_s: float = 5.0  # how often whole timelines past the retention are dropped
+    # ... and only once untouched this long on the wall clock: an unsorted archive's
+    # watermark runs ahead of contacts still on their way
+    expire_idle_s: float = 3600.0
 
 
 @dataclass(frozen=True)
@@ -171,6 +174,7 @@ class Settings:
                     inactivity_s=int(get("ASCOLTO_INACTIVITY_S", str(72 * 3600))),
                     retention_s=int(get("ASCOLTO_RETENTION_S", str(30 * 24 * 3600))),
                     expire_every_s=float(get("ASCOLTO_EXPIRE_EVERY_S", "5")),
+                    expire_idle_s=float(get("ASCOLTO_EXPIRE_IDLE_S", "3600")),
                 ),
                 sla=SlaSettings(
                     allowed_lateness_s=int(get("ASCOLTO_SLA_ALLOWED_LATENESS_S", "600")),

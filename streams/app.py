@@ -214,6 +214,7 @@ def create_app(settings: Settings) -> faust.App:
     watermark = Watermark(w.sla.allowed_lateness_s * 1000)
     wake_index = WakeIndex()
     expiry = DueIndex()  # customers by when their whole timeline outlives the retention
+    touched: dict[bytes, float] = {}  # customer -> when (wall clock) last stepped
     parsed = ParsedTimelines(max_messages=PARSED_MESSAGES)
     retention_ms = t.retention_s * 1000
     gauges = ConversationGauges()
@@ -240,6 +241,7 @@ def create_app(settings: Settings) -> faust.App:
         )
         wake_index.set(key, new_state.wake)
         expiry.set(key, new_state.expires_at(retention_ms))
+        touched[key] = time.monotonic()
         gauges.update(key, new_state, sla)
         return state, new_state, out
 
@@ -274,10 +276,13 @@ def create_app(settings: Settings) -> faust.App:
     def reindex() -> None:
         """Rebuild the in-memory indexes from the table (after an assignment changed)."""
         expiry.clear()
+        touched.clear()
         wakes = []
+        restored_at = time.monotonic()  # as if stepped now: they idle from here
         for key, value in timelines.items():
             state = thread_stage.TimelineState.load(value)
             expiry.set(key, state.expires_at(retention_ms))
+            touched[key] = restored_at
             wakes.append((key, state.wake))
         wake_index.rebuild(wakes)
 
@@ -323,22 +328,30 @@ def create_app(settings: Settings) -> faust.App:
         if app.tables.recovery.in_recovery or wake_index.stale:  # type: ignore[attr-defined]
             return
         now = watermark.now()
+        idle_before = time.monotonic() - t.expire_idle_s
+        later: list[bytes] = []
         while True:
             # in chunks, letting the thread agent in between: new customers arrive at
             # hundreds a second, and all of them must be able to leave as fast
             async with stepping:
                 due = expiry.pop_due(now, limit=EXPIRE_CHUNK)
                 for key in due:
-                    if key in wake_index:  # a clock still runs: judge it before forgetting it
-                        expiry.set(key, now + 1)
+                    # a clock still runs (judge it first), or the customer was stepped
+                    # lately (an archive's contacts may still be on their way): next tick
+                    if key in wake_index or touched.get(key, 0.0) > idle_before:
+                        later.append(key)
                         continue
                     timelines.pop(key, None)
+                    touched.pop(key, None)
                     parsed.forget(key)
                     gauges.forget(key)
                     metrics.timelines_expired.inc()
             if len(due) < EXPIRE_CHUNK:
-                return
+                break
             await asyncio.sleep(0)
+        for key in later:
+            if key in timelines and key not in expiry:  # not stepped meanwhile
+                expiry.set(key, now)
 
     @app.on_rebalance_complete.connect  # type: ignore[arg-type]
     async def on_rebalance(sender: Any, **kwargs: Any) -> None:

@@ -189,7 +189,11 @@ def test_a_silent_customers_timeline_expires_after_its_clocks_are_judged(
     pipe = make_pipeline(
         base_settings,
         tmp_path,
-        {"ASCOLTO_RETENTION_S": str(24 * 3600), "ASCOLTO_EXPIRE_EVERY_S": "1"},
+        {
+            "ASCOLTO_RETENTION_S": str(24 * 3600),
+            "ASCOLTO_EXPIRE_EVERY_S": "1",
+            "ASCOLTO_EXPIRE_IDLE_S": "2",
+        },
     )
     try:
         day = 24 * 3600_000
