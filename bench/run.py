@@ -97,6 +97,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args.size = args.size or (SOAK_SIZE if args.soak else DEFAULT_SIZE)
     if args.size < 100:
         parser.error("--size must be at least 100")
+    if args.workers < 1:
+        parser.error("--workers must be at least 1")
     return args
 
 
