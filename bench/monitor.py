@@ -152,14 +152,16 @@ def _stack_pids() -> set[int]:
     return pids
 
 
-def growth_ratio(values: list[float]) -> float | None:
-    """Mean of the last tenth over the mean of the first tenth (None with too few values)."""
+def growth_ratio(values: list[float], since: float = 0.0) -> float | None:
+    """Mean of the last tenth over the mean of the tenth that starts at ``since`` (a fraction:
+    0 is the first tenth, 0.5 the middle one); None with too few values."""
     if len(values) < 10:
         return None
     tenth = len(values) // 10
-    first = sum(values[:tenth]) / tenth
+    start = int(len(values) * since)
+    base = sum(values[start : start + tenth]) / tenth
     last = sum(values[-tenth:]) / tenth
-    return last / first if first else None
+    return last / base if base else None
 
 
 def machine() -> dict[str, object]:

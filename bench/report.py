@@ -25,6 +25,7 @@ REQUIRED_KEYS = (
     "latency_p95_s",
     "latency_p99_s",
     "rss_growth_ratio",
+    "rss_growth_second_half_ratio",
     "cpu_s_per_1k",
     "e2e_vs_es_ceiling",
     "stage_vs_kafka_ceiling",
@@ -60,13 +61,22 @@ def memory(monitor: Monitor) -> dict[str, Any]:
             if s.phase in E2E_PHASES:
                 e2e.setdefault(label, []).append(mib)
     growth = {label: growth_ratio(values) for label, values in e2e.items()}
-    services = [g for label, g in growth.items() if label.startswith(SERVICES) and g is not None]
+    # A fresh worker fills its state up to the retention window first: the second half says
+    # whether it still grows once that is done.
+    late = {label: growth_ratio(values, since=0.5) for label, values in e2e.items()}
     return {
         "peak_rss_mib": peaks,
         "growth_ratio": {k: round(v, 4) if v else None for k, v in growth.items()},
+        "second_half_growth_ratio": {k: round(v, 4) if v else None for k, v in late.items()},
         "samples": {label: len(values) for label, values in e2e.items()},
-        "rss_growth_ratio": max(services) if services else None,
+        "rss_growth_ratio": _services_max(growth),
+        "rss_growth_second_half_ratio": _services_max(late),
     }
+
+
+def _services_max(ratios: dict[str, float | None]) -> float | None:
+    values = [r for label, r in ratios.items() if label.startswith(SERVICES) and r is not None]
+    return max(values) if values else None
 
 
 def process_series(monitor: Monitor, t0: float, points: int = 600) -> dict[str, Any]:
@@ -132,6 +142,7 @@ def headline(results: dict[str, Any], monitor: Monitor, t0: float) -> dict[str, 
         "latency_p99_s": paced["p99_s"],
         "latency_at_per_s": paced["target_per_s"],
         "rss_growth_ratio": mem["rss_growth_ratio"],
+        "rss_growth_second_half_ratio": mem["rss_growth_second_half_ratio"],
         "cpu_s_per_1k": stage["stage"]["cpu_s_per_1k"],
         "e2e_vs_es_ceiling": e2e["max_rate"]["per_s"] / es_ceiling,
         "stage_vs_kafka_ceiling": stage["stage"]["per_s"] / cp_ceiling,
@@ -155,7 +166,7 @@ def headline(results: dict[str, Any], monitor: Monitor, t0: float) -> dict[str, 
         "e2e_paced": {k: v for k, v in paced.items() if k not in ("series", "posted")},
         "es_docs_written_per_contact": _docs_per_contact(e2e),
         "worker_latency_histogram_mean_s": e2e["worker_latency_histogram_mean_s"],
-        "memory": {k: v for k, v in mem.items() if k != "rss_growth_ratio"},
+        "memory": {k: v for k, v in mem.items() if not k.startswith("rss_growth")},
         "phases": results["phases"],
         "names": results["names"],  # topic, index and group prefixes used (all deleted)
         "process_series": process_series(monitor, t0),
@@ -215,6 +226,7 @@ def table(h: dict[str, Any]) -> str:
             "RSS growth, first -> last tenth",
             f"{num(h['rss_growth_ratio'], '', 3)}   (<= 1.1: {targets['rss_growth_ratio']})",
         ),
+        ("RSS growth, middle -> last tenth", num(h["rss_growth_second_half_ratio"], "", 3)),
         (
             "e2e / ES ceiling",
             f"{num(h['e2e_vs_es_ceiling'], '', 3)}   (>= 0.6: {targets['e2e_vs_es_ceiling']})",

@@ -30,6 +30,7 @@ RATES = (
     "e2e_vs_es_ceiling",
     "stage_vs_kafka_ceiling",
     "rss_growth_ratio",
+    "rss_growth_second_half_ratio",
 )
 
 
