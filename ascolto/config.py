@@ -128,6 +128,7 @@ class Settings:
     ingest: IngestSettings = field(default_factory=IngestSettings)
     worker: WorkerSettings = field(default_factory=WorkerSettings)
     prometheus_url: str = "http://127.0.0.1:19090"
+    event_loop: str = "uvloop"  # or "asyncio" (ascolto.event_loop)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -185,4 +186,5 @@ class Settings:
                 "ASCOLTO_PROMETHEUS_URL",
                 f"http://{host}:{get('ASCOLTO_PROMETHEUS_PORT', '19090')}",
             ),
+            event_loop=get("ASCOLTO_EVENT_LOOP", "uvloop"),
         )

@@ -5,12 +5,14 @@ from __future__ import annotations
 import faust
 
 from ascolto.config import Settings
+from ascolto.event_loop import use_event_loop
 from ascolto.search import setup_indices
 from ascolto.topics import ensure_topics
 from streams.app import create_app
 
 
 def run(settings: Settings, loglevel: str = "info") -> None:
+    use_event_loop(settings.event_loop)
     ensure_topics(settings.kafka)
     setup_indices(settings.elastic)
     app = create_app(settings)

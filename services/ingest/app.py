@@ -17,6 +17,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from ascolto.config import Settings
+from ascolto.event_loop import use_event_loop
 from ascolto.validation import InvalidContact, validate
 from services.ingest.metrics import IngestMetrics
 from services.ingest.publisher import Publisher
@@ -127,6 +128,7 @@ def create_app(settings: Settings, publisher: Publisher | None = None) -> web.Ap
 
 def serve(settings: Settings) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    use_event_loop(settings.event_loop)
     web.run_app(
         create_app(settings),
         host=settings.ingest.host,
