@@ -79,9 +79,8 @@ class Prometheus:
         assert body["status"] == "success", body
         return body["data"]
 
-    def query(self, expr: str, at: float | None = None) -> list[dict]:
-        params = {"query": expr} if at is None else {"query": expr, "time": f"{at:.3f}"}
-        return self.get("/api/v1/query", **params)["result"]
+    def query(self, expr: str) -> list[dict]:
+        return self.get("/api/v1/query", query=expr)["result"]
 
     def query_range(self, expr: str, start: float, end: float, step_s: int = 5) -> list[dict]:
         params = {"query": expr, "start": f"{start:.3f}", "end": f"{end:.3f}", "step": f"{step_s}s"}
