@@ -115,6 +115,10 @@ class WorkerSettings:
     store: str = "memory://"
     batch_size: int = 2000
     batch_within_s: float = 0.1  # a batch waits at most this long to fill: latency per stage
+    # New container objects between two young-generation collections (CPython: 700). At
+    # 700, a batch's short-lived objects were promoted into the old generation and set off a
+    # full pass over all state about every second (streams.gc_pauses).
+    gc_young_threshold: int = 50_000
     intents_path: Path = CONFIG_DIR / "intents.yaml"
     sla_policies_path: Path = CONFIG_DIR / "sla-policies.yaml"
     threading: ThreadingSettings = field(default_factory=ThreadingSettings)
@@ -165,6 +169,7 @@ class Settings:
                 store=get("ASCOLTO_TABLE_STORE", "memory://"),
                 batch_size=int(get("ASCOLTO_BATCH_SIZE", "2000")),
                 batch_within_s=float(get("ASCOLTO_BATCH_WITHIN_S", "0.1")),
+                gc_young_threshold=int(get("ASCOLTO_GC_YOUNG_THRESHOLD", "50000")),
                 intents_path=Path(get("ASCOLTO_INTENTS", str(CONFIG_DIR / "intents.yaml"))),
                 sla_policies_path=Path(
                     get("ASCOLTO_SLA_POLICIES", str(CONFIG_DIR / "sla-policies.yaml"))

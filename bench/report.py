@@ -166,6 +166,7 @@ def headline(results: dict[str, Any], monitor: Monitor, t0: float) -> dict[str, 
         "e2e_paced": {k: v for k, v in paced.items() if k not in ("series", "posted")},
         "es_docs_written_per_contact": _docs_per_contact(e2e),
         "worker_latency_histogram_mean_s": e2e["worker_latency_histogram_mean_s"],
+        "worker_gc_e2e": e2e.get("worker_gc"),
         "memory": {k: v for k, v in mem.items() if not k.startswith("rss_growth")},
         "phases": results["phases"],
         "names": results["names"],  # topic, index and group prefixes used (all deleted)
@@ -227,6 +228,7 @@ def table(h: dict[str, Any]) -> str:
             f"{num(h['rss_growth_ratio'], '', 3)}   (<= 1.1: {targets['rss_growth_ratio']})",
         ),
         ("RSS growth, middle -> last tenth", num(h["rss_growth_second_half_ratio"], "", 3)),
+        ("GC pauses, end-to-end worker", _gc_summary(h.get("details", {}).get("worker_gc_e2e"))),
         (
             "e2e / ES ceiling",
             f"{num(h['e2e_vs_es_ceiling'], '', 3)}   (>= 0.6: {targets['e2e_vs_es_ceiling']})",
@@ -253,6 +255,17 @@ def table(h: dict[str, Any]) -> str:
         *(f"  {name:<{width}}  {value}" for name, value in rows),
     ]
     return "\n".join(lines)
+
+
+def _gc_summary(gc: dict[str, dict[str, float]] | None) -> str:
+    if not gc:
+        return "n/a"
+    seconds = sum(g["seconds"] for g in gc.values())
+    full = gc["2"]
+    return (
+        f"{seconds:,.1f} s in all; {full['passes']:,.0f} full passes, "
+        f"{full['seconds']:,.1f} s, {full['over_50ms']:,.0f} over 50 ms"
+    )
 
 
 def _rates(points: list[tuple[float, int]], bin_s: float) -> tuple[list[float], list[float]]:

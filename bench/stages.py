@@ -264,6 +264,7 @@ def _run_stage(
         "worker_cpu_s": round(cpu_settled - cpu_before, 3),
         "cpu_s_per_1k": (cpu_settled - cpu_before) / raw_total * 1000,
         "worker_thread_cpu_s": threads,
+        "worker_gc": gc_pauses(metrics),
         "es_docs_indexed": _indexed(metrics, pipe),
         "timeline": [(round(t - opts.t0, 3), n, round(c, 3)) for t, n, c in timeline],
     }
@@ -463,6 +464,7 @@ def end_to_end(
         },
         "paced": latency,
         "worker_latency_histogram_mean_s": _histogram_mean(metrics),
+        "worker_gc": gc_pauses(metrics),
         "es_docs_indexed": _indexed(metrics, pipe),
         **extra,
     }
@@ -533,6 +535,21 @@ def _indexed(metrics: dict, pipe: Pipeline) -> dict[str, float]:
             ("conversations", e.conversations),
             ("sla_events", e.sla_events),
         )
+    }
+
+
+def gc_pauses(metrics: dict) -> dict[str, dict[str, float]]:
+    """The workers' garbage-collector passes over their whole life, per generation: how
+    many, their seconds in all, and how many stopped the event loop for over 50 ms."""
+    name = "ascolto_gc_pause_seconds"
+    return {
+        generation: {
+            "passes": total(metrics, f"{name}_count", generation=generation),
+            "seconds": round(total(metrics, f"{name}_sum", generation=generation), 3),
+            "over_50ms": total(metrics, f"{name}_count", generation=generation)
+            - total(metrics, f"{name}_bucket", generation=generation, le="0.05"),
+        }
+        for generation in ("0", "1", "2")
     }
 
 

@@ -172,7 +172,7 @@ def latency() -> list[PanelBuilder]:
                 target(quantile(0.99, LATENCY_BUCKETS), "p99"),
             ],
             "s",
-            span=8,
+            span=6,
             steps=LATENCY_STEPS,
         ),
         timeseries_panel(
@@ -180,7 +180,7 @@ def latency() -> list[PanelBuilder]:
             "Processing time of one batch in a stage, I/O included.",
             [target(quantile(0.99, stage_buckets, "stage"), "{{stage}}")],
             "s",
-            span=8,
+            span=6,
         ),
         timeseries_panel(
             "Batch size",
@@ -195,7 +195,21 @@ def latency() -> list[PanelBuilder]:
                 target(quantile(0.99, batch, "stage"), "{{stage}} p99"),
             ],
             "short",
-            span=8,
+            span=6,
+        ),
+        timeseries_panel(
+            "Garbage-collector pauses",
+            "Share of each worker's time stopped by Python's garbage collector, by generation: "
+            "every stage waits while it runs (ASCOLTO_GC_YOUNG_THRESHOLD).",
+            [
+                target(
+                    "sum by (instance, generation) "
+                    f"(rate({sel('ascolto_gc_pause_seconds_sum', INSTANCE)}{RATE}))",
+                    "{{instance}} gen {{generation}}",
+                )
+            ],
+            "percentunit",
+            span=6,
         ),
     ]
 

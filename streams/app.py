@@ -32,6 +32,7 @@ from streams.agents import thread as thread_stage
 from streams.agents.publish import Outputs
 from streams.agents.route import route_batch
 from streams.agents.state_cache import ParsedTimelines
+from streams.gc_pauses import watch as watch_gc_pauses
 from streams.metrics import WorkerMetrics
 from streams.rules.enrich import Enricher
 from streams.rules.threading import ThreadingParams
@@ -110,6 +111,7 @@ def create_app(settings: Settings) -> faust.App:
     registry = CollectorRegistry()
     e = settings.elastic
     metrics = WorkerMetrics.create(registry, (e.contacts, e.conversations, e.sla_events))
+    watch_gc_pauses(metrics.gc_pauses)
     es = AsyncElasticsearch(settings.elastic.url, request_timeout=60)
     t = settings.worker.threading
     pipe = Pipeline(

@@ -28,6 +28,7 @@ RESPONSE_BUCKETS = (30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 14400, 21600, 
                     172800, 604800)  # fmt: skip
 STAGE_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5)
 BATCH_BUCKETS = (1, 5, 10, 25, 50, 100, 250, 500, 1000, 2000, 5000)
+GC_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1)
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,7 @@ class WorkerMetrics:
     oldest_unanswered_seconds: Gauge
     consumer_lag: Gauge
     watermark_seconds: Gauge
+    gc_pauses: Histogram
 
     @classmethod
     def create(cls, registry: CollectorRegistry, indices: tuple[str, ...] = ()) -> WorkerMetrics:
@@ -201,6 +203,14 @@ class WorkerMetrics:
                 "judged against it.",
                 registry=registry,
             ),
+            gc_pauses=Histogram(
+                "ascolto_gc_pause_seconds",
+                "Pauses of Python's cyclic garbage collector, by generation: they stop the "
+                "event loop, so every stage waits.",
+                ["generation"],
+                buckets=GC_BUCKETS,
+                registry=registry,
+            ),
         )
         for channel in CHANNELS:
             for direction in ("inbound", "outbound"):
@@ -215,6 +225,8 @@ class WorkerMetrics:
             m.batch_retries.labels(stage)
             for reason in DLQ_REASONS:
                 m.dead_lettered.labels(stage, reason)
+        for generation in ("0", "1", "2"):
+            m.gc_pauses.labels(generation)
         for index in indices:
             m.indexed.labels(index)
             m.bulk_retries.labels(index)

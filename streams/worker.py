@@ -9,6 +9,7 @@ from ascolto.event_loop import use_event_loop
 from ascolto.search import setup_indices
 from ascolto.topics import ensure_topics
 from streams.app import create_app
+from streams.gc_pauses import tune as tune_gc
 
 
 def run(settings: Settings, loglevel: str = "info") -> None:
@@ -16,5 +17,6 @@ def run(settings: Settings, loglevel: str = "info") -> None:
     ensure_topics(settings.kafka)
     setup_indices(settings.elastic)
     app = create_app(settings)
+    tune_gc(settings.worker.gc_young_threshold)
     worker = faust.Worker(app, loglevel=loglevel, quiet=True, override_logging=True)
     worker.execute_from_commandline()
