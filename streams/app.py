@@ -37,7 +37,7 @@ from streams.metrics import WorkerMetrics
 from streams.rules.enrich import Enricher
 from streams.rules.threading import ThreadingParams
 from streams.sinks.dead_letter import DeadLetter
-from streams.sinks.elastic import ElasticSink
+from streams.sinks.elastic import ElasticSink, async_client
 from streams.sla.gauges import ConversationGauges
 from streams.sla.policy import Policy, load_policy
 from streams.sla.wakeups import DueIndex, WakeIndex
@@ -112,7 +112,7 @@ def create_app(settings: Settings) -> faust.App:
     e = settings.elastic
     metrics = WorkerMetrics.create(registry, (e.contacts, e.conversations, e.sla_events))
     watch_gc_pauses(metrics.gc_pauses)
-    es = AsyncElasticsearch(settings.elastic.url, request_timeout=60)
+    es = async_client(settings.elastic.url, request_timeout=60)
     t = settings.worker.threading
     pipe = Pipeline(
         settings=settings,

@@ -22,12 +22,22 @@ from typing import Any
 
 import orjson
 from elasticsearch import AsyncElasticsearch, ConnectionError, TransportError
+from elasticsearch.serializer import OrjsonSerializer
 
 from streams.metrics import WorkerMetrics
 
 log = logging.getLogger("ascolto.sink")
 
 RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
+# All that write() reads of a bulk response. Unfiltered, each item brings its index, id,
+# version, shards and sequence numbers: hundreds of KB of JSON for Elasticsearch to build
+# and for the worker to parse per bulk request.
+BULK_RESPONSE_FIELDS = "errors,items.*.status,items.*.error"
+
+
+def async_client(url: str, **kwargs: Any) -> AsyncElasticsearch:
+    """A client that parses responses with orjson rather than the standard json module."""
+    return AsyncElasticsearch(url, serializer=OrjsonSerializer(), **kwargs)
 
 
 @dataclass(frozen=True)
@@ -78,7 +88,10 @@ class ElasticSink:
             try:
                 # a pre-serialised body (orjson) skips the client's own, slower, JSON encoding
                 body = _ndjson(index, pending)
-                resp = await self._es.bulk(operations=body)  # type: ignore[arg-type]
+                resp = await self._es.bulk(
+                    operations=body,  # type: ignore[arg-type]
+                    filter_path=BULK_RESPONSE_FIELDS,
+                )
             except (ConnectionError, TransportError) as exc:
                 retry: list[Action] = pending
                 log.warning("bulk to %s failed (%s); retrying %d items", index, exc, len(retry))

@@ -74,6 +74,15 @@ def test_the_workload_is_the_one_asked_for(results: dict) -> None:
     assert details["stage"]["contacts"] == w["valid"]
 
 
+def test_garbage_collector_passes_are_reported(results: dict) -> None:
+    details = results["details"]
+    for gc in (details["stage"]["worker_gc"], details["worker_gc_e2e"]):
+        assert set(gc) == {"0", "1", "2"}
+        # the worker's start-up collection (streams.gc_pauses.tune) at least
+        assert gc["2"]["passes"] >= 1 and gc["2"]["seconds"] > 0
+        assert all(0 <= g["over_50ms"] <= g["passes"] for g in gc.values())
+
+
 def test_versions_and_machine_are_recorded(results: dict) -> None:
     v = results["versions"]
     for key in ("python", "faust", "kafka", "elasticsearch"):
