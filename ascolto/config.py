@@ -116,8 +116,8 @@ class WorkerSettings:
     batch_size: int = 2000
     batch_within_s: float = 0.1  # a batch waits at most this long to fill: latency per stage
     # New container objects between two young-generation collections (CPython: 700). At
-    # 700, a batch's short-lived objects were promoted into the old generation and set off a
-    # full pass over all state about every second (streams.gc_pauses).
+    # 700, a batch's short-lived objects were promoted into the old generation and set off
+    # full passes over all in-memory state every few seconds (streams.gc_pauses).
     gc_young_threshold: int = 50_000
     intents_path: Path = CONFIG_DIR / "intents.yaml"
     sla_policies_path: Path = CONFIG_DIR / "sla-policies.yaml"
