@@ -42,6 +42,7 @@ from bench.loadgen import Body, Poster, PostStats, encode_batches
 from bench.monitor import Monitor
 from bench.profile import write_summary
 from bench.workload import Workload
+from streams.metrics import GC_GENERATIONS
 from tests.integration.conftest import Pipeline
 
 BATCH = 500  # contacts per request in the batch phases
@@ -542,15 +543,16 @@ def gc_pauses(metrics: dict) -> dict[str, dict[str, float]]:
     """The workers' garbage-collector passes over their whole life, per generation: how
     many, their seconds in all, and how many stopped the event loop for over 50 ms."""
     name = "ascolto_gc_pause_seconds"
-    return {
-        generation: {
-            "passes": total(metrics, f"{name}_count", generation=generation),
+    out = {}
+    for generation in GC_GENERATIONS:
+        passes = total(metrics, f"{name}_count", generation=generation)
+        out[generation] = {
+            "passes": passes,
             "seconds": round(total(metrics, f"{name}_sum", generation=generation), 3),
-            "over_50ms": total(metrics, f"{name}_count", generation=generation)
+            "over_50ms": passes
             - total(metrics, f"{name}_bucket", generation=generation, le="0.05"),
         }
-        for generation in ("0", "1", "2")
-    }
+    return out
 
 
 def _histogram_mean(metrics: dict) -> float | None:

@@ -12,6 +12,8 @@ from typing import Any
 
 from prometheus_client import Histogram
 
+from streams.metrics import GC_GENERATIONS
+
 _installed: list[Any] = []
 
 
@@ -19,7 +21,7 @@ def watch(pauses: Histogram) -> None:
     """Observe every collection into ``pauses`` (labelled by generation). Installing again
     replaces the previous watch: one process, one histogram."""
     started = [0.0]
-    children = {g: pauses.labels(str(g)) for g in (0, 1, 2)}
+    children = {int(g): pauses.labels(g) for g in GC_GENERATIONS}
 
     def on_gc(phase: str, info: dict[str, Any]) -> None:
         if phase == "start":

@@ -20,6 +20,7 @@ STAGES: tuple[Stage, ...] = (
 )  # fmt: skip
 CHANNELS = ("social", "email", "web_form", "chat", "phone")
 DLQ_REASONS = ("decode", "schema", "validation", "enrichment", "index_mapping")
+GC_GENERATIONS = ("0", "1", "2")  # Python's collector: 2 is the full pass
 
 # From sub-second live processing to a day-long replay backlog.
 LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300, 1800, 3600, 86400)
@@ -225,7 +226,7 @@ class WorkerMetrics:
             m.batch_retries.labels(stage)
             for reason in DLQ_REASONS:
                 m.dead_lettered.labels(stage, reason)
-        for generation in ("0", "1", "2"):
+        for generation in GC_GENERATIONS:
             m.gc_pauses.labels(generation)
         for index in indices:
             m.indexed.labels(index)
