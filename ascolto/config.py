@@ -119,10 +119,19 @@ class WorkerSettings:
     # 700, a batch's short-lived objects were promoted into the old generation and set off
     # full passes over all in-memory state every few seconds (streams.gc_pauses).
     gc_young_threshold: int = 50_000
+    # The index stage (streams.indexer) as a task of the worker, or off when it runs as its
+    # own process, ``ascolto indexer``, serving /metrics on indexer_web_port.
+    index_inline: bool = True
+    indexer_web_port: int = 16067
     intents_path: Path = CONFIG_DIR / "intents.yaml"
     sla_policies_path: Path = CONFIG_DIR / "sla-policies.yaml"
     threading: ThreadingSettings = field(default_factory=ThreadingSettings)
     sla: SlaSettings = field(default_factory=SlaSettings)
+
+    @property
+    def index_group(self) -> str:
+        """The index stage's consumer group: the stream stages' group is ``app_id``."""
+        return f"{self.app_id}-index"
 
 
 @dataclass(frozen=True)
@@ -170,6 +179,8 @@ class Settings:
                 batch_size=int(get("ASCOLTO_BATCH_SIZE", "2000")),
                 batch_within_s=float(get("ASCOLTO_BATCH_WITHIN_S", "0.1")),
                 gc_young_threshold=int(get("ASCOLTO_GC_YOUNG_THRESHOLD", "50000")),
+                index_inline=_flag(get("ASCOLTO_INDEX_INLINE", "true")),
+                indexer_web_port=int(get("ASCOLTO_INDEXER_WEB_PORT", "16067")),
                 intents_path=Path(get("ASCOLTO_INTENTS", str(CONFIG_DIR / "intents.yaml"))),
                 sla_policies_path=Path(
                     get("ASCOLTO_SLA_POLICIES", str(CONFIG_DIR / "sla-policies.yaml"))
@@ -193,3 +204,13 @@ class Settings:
             ),
             event_loop=get("ASCOLTO_EVENT_LOOP", "uvloop"),
         )
+
+
+def _flag(value: str) -> bool:
+    """A yes/no variable: true/false, yes/no, on/off or 1/0, any case; anything else is an error."""
+    lowered = value.strip().lower()
+    if lowered in ("true", "yes", "on", "1"):
+        return True
+    if lowered in ("false", "no", "off", "0"):
+        return False
+    raise ValueError(f"not a yes/no value: {value!r} (use true or false)")

@@ -48,7 +48,12 @@ def worker(settings: Settings) -> bool:
     return b"ascolto_" in _get(f"http://{w.web_host}:{w.web_port}/metrics")
 
 
-PROBES = {f.__name__: f for f in (kafka, elasticsearch, prometheus, ingest, worker)}
+def indexer(settings: Settings) -> bool:
+    w = settings.worker
+    return b"ascolto_" in _get(f"http://{w.web_host}:{w.indexer_web_port}/metrics")
+
+
+PROBES = {f.__name__: f for f in (kafka, elasticsearch, prometheus, ingest, worker, indexer)}
 
 if __name__ == "__main__":
     try:

@@ -39,10 +39,16 @@ def unique_name(kind: str) -> str:
 
 
 def start_pipeline(
-    tmp: Path, *, worker: bool, extra_env: dict[str, str] | None = None, workers: int = 1
+    tmp: Path,
+    *,
+    worker: bool,
+    extra_env: dict[str, str] | None = None,
+    workers: int = 1,
+    indexers: int = 0,
 ) -> Pipeline:
     """Topics, indices and a running ingest; the workers too when ``worker`` is true
-    (``workers`` processes in one consumer group, each with its own port and data dir)."""
+    (``workers`` processes in one consumer group, each with its own port and data dir, and
+    ``indexers`` index-stage processes; with none, the workers index)."""
     uid = unique_name("")
     env = {
         **os.environ,
@@ -53,6 +59,7 @@ def start_pipeline(
         "ASCOLTO_WORKER_WEB_PORT": str(free_port()),
         "ASCOLTO_WORKER_DATA_DIR": str(tmp / uid / "worker-data"),
         **(extra_env or {}),
+        **({"ASCOLTO_INDEX_INLINE": "false"} if indexers else {}),
     }
     settings = Settings.from_env(env)
     (tmp / uid).mkdir(parents=True, exist_ok=True)
@@ -69,6 +76,10 @@ def start_pipeline(
         }
         log = tmp / uid / f"worker{n}.log"
         pipe.extra_workers.append(Proc(f"worker{n}", [ASCOLTO, "worker"], own, log))
+    for n in range(1, indexers + 1):
+        own = {**env, "ASCOLTO_INDEXER_WEB_PORT": str(free_port())}
+        log = tmp / uid / f"indexer{n}.log"
+        pipe.extra_workers.append(Proc(f"indexer{n}", [ASCOLTO, "indexer"], own, log))
     try:
         ingest.start()
         wait_http(f"{pipe.ingest_url}/healthz", b"true", 60, ingest)
@@ -81,11 +92,14 @@ def start_pipeline(
 
 
 def all_workers(pipe: Pipeline) -> list[Proc]:
+    """The processes of the stream and index stages."""
     return [pipe.worker, *pipe.extra_workers]
 
 
 def metrics_url(worker: Proc) -> str:
-    return f"http://127.0.0.1:{worker.env['ASCOLTO_WORKER_WEB_PORT']}/metrics"
+    indexer = worker.args[-1] == "indexer"
+    port = worker.env["ASCOLTO_INDEXER_WEB_PORT" if indexer else "ASCOLTO_WORKER_WEB_PORT"]
+    return f"http://127.0.0.1:{port}/metrics"
 
 
 def start_workers(pipe: Pipeline) -> None:
@@ -101,7 +115,8 @@ def stop_pipeline(pipe: Pipeline) -> None:
     try:
         teardown_pipeline(pipe)
     finally:
-        delete_groups(pipe.settings.kafka.bootstrap, [pipe.settings.worker.app_id])
+        w = pipe.settings.worker
+        delete_groups(pipe.settings.kafka.bootstrap, [w.app_id, w.index_group])
 
 
 def delete_groups(bootstrap: str, groups: Iterable[str]) -> None:

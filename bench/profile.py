@@ -17,16 +17,14 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-# Frames that name a part of the worker: its agents and timers (streams/app.py), then the
+# Frames that name a part of the worker: its agents, timers (streams/app.py) and indexer, then the
 # client and framework plumbing around them. A stack belongs to the first part one of its
 # frames names, so work an agent causes (encoding, Topic.send ...) counts for the agent.
 PARTS = (
     ("route agent", re.compile(r"create_app\.<locals>\.route\b")),
     ("thread agent", re.compile(r"create_app\.<locals>\.thread\b")),
     ("SLA due-clock timer", re.compile(r"create_app\.<locals>\.judge_due_clocks\b")),
-    ("index contacts agent", re.compile(r"create_app\.<locals>\.index_contacts\b")),
-    ("index conversations agent", re.compile(r"create_app\.<locals>\.index_conversations\b")),
-    ("index SLA events agent", re.compile(r"create_app\.<locals>\.index_sla_events\b")),
+    ("indexer (streams.indexer)", re.compile(r"\bIndexer\.")),
     ("gauges timer", re.compile(r"create_app\.<locals>\.export_gauges\b")),
     ("Kafka producer (aiokafka sender)", re.compile(
         r"(Producer|AIOKafkaProducer|MessageAccumulator|Sender|SendProduceReqHandler)\.")),

@@ -82,6 +82,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="worker processes in the pipeline (one consumer group; default 1)",
     )
     parser.add_argument(
+        "--indexers",
+        type=int,
+        default=0,
+        help="index-stage processes (ascolto indexer) beside the workers; default 0: the "
+        "workers index themselves",
+    )
+    parser.add_argument(
         "--cleanup",
         metavar="PREFIX",
         help="only remove what a killed run left behind (topics, groups, indices named PREFIX*)",
@@ -99,6 +106,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         parser.error("--size must be at least 100")
     if args.workers < 1:
         parser.error("--workers must be at least 1")
+    if args.indexers < 0:
+        parser.error("--indexers cannot be negative")
     return args
 
 
@@ -208,6 +217,7 @@ def main(argv: list[str] | None = None) -> int:
         "seed": args.seed,
         "worker_env": worker_env,
         "workers": args.workers,
+        "indexers": args.indexers,
         "versions": stack_versions(es),
         "machine": machine(),
     }
@@ -224,6 +234,7 @@ def main(argv: list[str] | None = None) -> int:
         profile=args.profile,
         worker_env=worker_env,
         workers=args.workers,
+        indexers=args.indexers,
     )
     try:
         say(f"Kafka ceilings: the clients alone, {args.size:,} contacts")

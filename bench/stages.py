@@ -75,6 +75,7 @@ class Options:
     profile: Path | None = None  # a folder: py-spy records the worker in the stage and e2e
     worker_env: dict[str, str] = field(default_factory=dict)
     workers: int = 1  # worker processes in the pipeline's consumer group
+    indexers: int = 0  # ``ascolto indexer`` processes; 0: the workers index (the default)
 
     @property
     def timeout_s(self) -> float:
@@ -90,6 +91,16 @@ def _wait(predicate: Callable[[], bool], timeout_s: float, what: str, proc: Any 
         if time.monotonic() > deadline:
             raise TimeoutError(f"timed out after {timeout_s:.0f}s waiting for {what}")
         time.sleep(POLL_S)
+
+
+def _start(opts: Options, *, worker: bool) -> Pipeline:
+    return start_pipeline(
+        opts.tmp,
+        worker=worker,
+        extra_env=opts.worker_env,
+        workers=opts.workers,
+        indexers=opts.indexers,
+    )
 
 
 def _post(pipe: Pipeline, bodies: list[Body], concurrency: int, **kw: Any) -> PostStats:
@@ -157,7 +168,7 @@ def ingest_and_stage(opts: Options, monitor: Monitor) -> dict[str, Any]:
     n_single = min(max(100, opts.size // 20), 10_000, opts.size)
     singles = encode_batches(islice(contacts, n_single), 1)
     batches = encode_batches(contacts, BATCH)  # the rest of the same stream
-    pipe = start_pipeline(opts.tmp, worker=False, extra_env=opts.worker_env, workers=opts.workers)
+    pipe = _start(opts, worker=False)
     k = pipe.settings.kafka
     offsets = Offsets(k.bootstrap)
     try:
@@ -203,7 +214,7 @@ def _post_summary(stats: PostStats) -> dict[str, Any]:
 def _run_stage(
     pipe: Pipeline, offsets: Offsets, raw_total: int, opts: Options, monitor: Monitor
 ) -> dict[str, Any]:
-    k, group = pipe.settings.kafka, pipe.settings.worker.app_id
+    k, w = pipe.settings.kafka, pipe.settings.worker
     spawned = time.monotonic()
     start_workers(pipe)
     assert pipe.worker.popen is not None
@@ -234,16 +245,16 @@ def _run_stage(
                 progress(f"stage: {enriched:,} records on contacts.enriched")
             timeline.append((now, enriched, cpu))
             if enriched and now - last_change >= 1.5:
-                done = offsets.committed(group, [k.raw, k.keyed])
+                done = offsets.committed(w.app_id, [k.raw, k.keyed])
                 ends = offsets.end([k.raw, k.keyed])
                 if done == ends and ends[k.raw] == raw_total:
                     break
             time.sleep(POLL_S)
         assert first_output is not None
         finished = last_change
-        # the rest of the worker (index stages) until every output is in Elasticsearch
+        # the index stage, until every output is in Elasticsearch
         _wait(
-            lambda: offsets.lag(group, [k.enriched, k.conversations, k.sla_events]) == 0,
+            lambda: offsets.lag(w.index_group, [k.enriched, k.conversations, k.sla_events]) == 0,
             opts.timeout_s,
             "the index stages",
             pipe.worker,
@@ -399,7 +410,7 @@ def end_to_end(
     workload = Workload(opts.size, opts.seed)
     bodies = encode_batches(workload.contacts(), BATCH)
     expected = workload.summary.unique
-    pipe = start_pipeline(opts.tmp, worker=True, extra_env=opts.worker_env, workers=opts.workers)
+    pipe = _start(opts, worker=True)
     alias = pipe.settings.elastic.contacts
     profiler: Profiler | None = None
     try:

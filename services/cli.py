@@ -24,6 +24,13 @@ def _worker(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _indexer(settings: Settings, args: argparse.Namespace) -> int:
+    from streams.indexer import serve
+
+    serve(settings)
+    return 0
+
+
 def _setup(settings: Settings, args: argparse.Namespace) -> int:
     from ascolto.search import setup_indices
     from ascolto.topics import ensure_topics
@@ -59,6 +66,9 @@ def build_parser() -> argparse.ArgumentParser:
     worker = sub.add_parser("worker", help="run one Faust stream worker")
     worker.add_argument("--loglevel", default="info")
     worker.set_defaults(func=_worker)
+    sub.add_parser(
+        "indexer", help="run the index stage as its own process (with ASCOLTO_INDEX_INLINE=false)"
+    ).set_defaults(func=_indexer)
     sub.add_parser("setup", help="create Kafka topics and Elasticsearch indices").set_defaults(
         func=_setup
     )

@@ -87,21 +87,26 @@ def read_topic(
 
 
 def pipeline_lag(settings: Settings) -> int:
-    """Messages the worker group has not committed yet, over every topic it consumes.
+    """Messages not committed yet, over every topic the stream and index stages consume.
 
-    The worker commits a batch only after its results are written (Elasticsearch included),
+    Each stage commits a batch only after its results are written (Elasticsearch included),
     so zero lag means everything sent so far is processed and indexed.
     """
-    k = settings.kafka
-    topics = {k.raw, k.keyed, k.enriched, k.conversations, k.sla_events}
+    k, w = settings.kafka, settings.worker
+    topics_of = {
+        w.app_id: {k.raw, k.keyed},
+        w.index_group: {k.enriched, k.conversations, k.sla_events},
+    }
+    topics = set().union(*topics_of.values())
     admin = KafkaAdminClient(bootstrap_servers=k.bootstrap)
     consumer = KafkaConsumer(bootstrap_servers=k.bootstrap, enable_auto_commit=False)
     try:
-        groups = admin.list_group_offsets(settings.worker.app_id)
+        groups = admin.list_group_offsets({group: None for group in topics_of})
         committed = {
             tp: meta.offset
-            for tp, meta in groups.get(settings.worker.app_id, {}).items()
-            if tp.topic in topics
+            for group, its_topics in topics_of.items()
+            for tp, meta in groups.get(group, {}).items()
+            if tp.topic in its_topics
         }
         tps = [
             TopicPartition(t, p) for t in topics for p in (consumer.partitions_for_topic(t) or ())

@@ -2,7 +2,11 @@
 
     contacts.raw --route--> contacts.keyed --thread--> contacts.enriched --index--> ES contacts
          |                                     |-----> conversations     --index--> ES conversations
+         |                                     +-----> sla.events        --index--> ES sla-events
          +--> contacts.dlq (any stage)
+
+route and thread are faust agents; index is streams.indexer, a consumer group of its own that
+runs as a task of this app (the default) or as its own process (``ascolto indexer``).
 
 Agents only move data: read a batch, call the rules (streams.rules, streams.agents.*_batch),
 write the results. Every agent runs with concurrency 1 and batches with ``take_events``;
@@ -27,12 +31,13 @@ from prometheus_client import CollectorRegistry, generate_latest
 
 from ascolto.config import Settings
 from schemas import Codec, codec
-from streams.agents import index as index_stage
 from streams.agents import thread as thread_stage
 from streams.agents.publish import Outputs
 from streams.agents.route import route_batch
 from streams.agents.state_cache import ParsedTimelines
 from streams.gc_pauses import watch as watch_gc_pauses
+from streams.graceful import finish_even_if_cancelled
+from streams.indexer import Indexer
 from streams.metrics import WorkerMetrics
 from streams.rules.enrich import Enricher
 from streams.rules.threading import ThreadingParams
@@ -180,7 +185,7 @@ def create_app(settings: Settings) -> faust.App:
             attempt = 0
             while True:
                 try:
-                    await _finish_even_if_cancelled(handle(events))
+                    await finish_even_if_cancelled(handle(events))
                     break
                 except asyncio.CancelledError:
                     raise
@@ -362,49 +367,14 @@ def create_app(settings: Settings) -> faust.App:
         gauges.clear()
         parsed.clear()
 
-    @app.agent(enriched, concurrency=1)
-    async def index_contacts(stream: StreamT) -> None:
-        alias = settings.elastic.contacts
+    if w.index_inline:
+        indexer = Indexer(settings, metrics, pipe.sink, pipe.codec)
 
-        async def handle(events: Sequence[EventT]) -> None:
-            actions, dead, first_received, by_id = index_stage.contact_actions(
-                events, pipe.codec, "index_contacts"
-            )
-            failed = await pipe.sink.write(alias, actions)
-            indexed_at = time.time()
-            for received_at in first_received.values():
-                metrics.latency.observe(max(0.0, indexed_at - received_at / 1000))
-            dead += index_stage.dead_letters_for(failed, by_id)
-            await dead_letter(dead)
+        @app.task
+        async def index_outputs() -> None:
+            await indexer.run()
 
-        await batches(stream, "index_contacts", handle)
-
-    @app.agent(conversations, concurrency=1)
-    async def index_conversations(stream: StreamT) -> None:
-        alias = settings.elastic.conversations
-
-        async def handle(events: Sequence[EventT]) -> None:
-            actions, dead, by_id = index_stage.conversation_actions(
-                events, pipe.codec, "index_conversations"
-            )
-            failed = await pipe.sink.write(alias, actions)
-            dead += index_stage.dead_letters_for(failed, by_id)
-            await dead_letter(dead)
-
-        await batches(stream, "index_conversations", handle)
-
-    @app.agent(sla_topic, concurrency=1)
-    async def index_sla_events(stream: StreamT) -> None:
-        alias = settings.elastic.sla_events
-
-        async def handle(events: Sequence[EventT]) -> None:
-            actions, dead, by_id = index_stage.sla_actions(events, pipe.codec, "index_sla")
-            failed = await pipe.sink.write(alias, actions)
-            await dead_letter(dead + index_stage.dead_letters_for(failed, by_id))
-
-        await batches(stream, "index_sla", handle)
-
-    sources = {k.raw, k.keyed, k.enriched, k.conversations, k.sla_events}
+    sources = {k.raw, k.keyed}  # the indexer reports its own (streams.indexer)
 
     @app.timer(interval=5.0)
     async def export_gauges() -> None:
@@ -430,17 +400,3 @@ def create_app(settings: Settings) -> faust.App:
 
     app.pipeline = pipe  # type: ignore[attr-defined]
     return app
-
-
-async def _finish_even_if_cancelled(work: Awaitable[None]) -> None:
-    """Run a batch to completion even if the worker is asked to stop meanwhile.
-
-    faust acknowledges a batch when the loop body exits, also when it exits by cancellation
-    at shutdown: finishing the writes first keeps "acknowledged" meaning "written".
-    """
-    task = asyncio.ensure_future(work)
-    try:
-        await asyncio.shield(task)
-    except asyncio.CancelledError:
-        await asyncio.wait({task}, timeout=30)
-        raise

@@ -3,11 +3,30 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any, Protocol
 
 from faust.types import EventT
 
 from schemas import codec
+
+
+class SourceMessage(Protocol):
+    """A consumed Kafka record: faust's ``Message`` and aiokafka's ``ConsumerRecord`` both are."""
+
+    @property
+    def topic(self) -> str: ...
+    @property
+    def partition(self) -> int: ...
+    @property
+    def offset(self) -> int: ...
+    @property
+    def key(self) -> Any: ...
+    @property
+    def value(self) -> Any: ...
+    @property
+    def headers(self) -> Sequence[tuple[str, bytes]] | Mapping[str, bytes] | None: ...
 
 
 @dataclass(frozen=True)
@@ -25,7 +44,17 @@ class DeadLetter:
     def of_event(
         cls, event: EventT, stage: str, reason_code: str, reason: str, contact_id: str | None = None
     ) -> DeadLetter:
-        message = event.message
+        return cls.of_message(event.message, stage, reason_code, reason, contact_id)
+
+    @classmethod
+    def of_message(
+        cls,
+        message: SourceMessage,
+        stage: str,
+        reason_code: str,
+        reason: str,
+        contact_id: str | None = None,
+    ) -> DeadLetter:
         return cls(
             stage=stage,
             reason_code=reason_code,

@@ -6,11 +6,13 @@ from __future__ import annotations
 import signal
 import threading
 import time
+from collections.abc import Callable
 
 import pytest
 
 from ascolto.config import Settings
 from ascolto.validation import contact_id_for
+from bench.stages import scrape, total
 from services.client import post_contacts
 from services.directory import publish_profiles
 from services.importers.email import read_mail
@@ -18,7 +20,15 @@ from services.importers.run import run_import
 from services.importers.twitter import read_archive
 from services.observe import read_topic, wait_settled, wait_until
 from services.report import customer_messages, summarise
-from tests.integration.conftest import Pipeline, make_pipeline, teardown_pipeline
+from tests.integration.conftest import (
+    ASCOLTO,
+    Pipeline,
+    Proc,
+    free_port,
+    make_pipeline,
+    teardown_pipeline,
+    wait_http,
+)
 from tests.support.twitter_archive import MBOX_AGENTS, generate, write_mbox
 
 pytestmark = pytest.mark.integration
@@ -185,22 +195,57 @@ def test_worker_crash_mid_import_loses_and_double_counts_nothing(
 ) -> None:
     pipe = make_pipeline(base_settings, tmp_path, {"ASCOLTO_BATCH_SIZE": "200"})
     try:
-        archive = generate(4000, seed=33)
-        path = tmp_path / "twcs.csv"
-        archive.write(path)
-        importer = threading.Thread(target=import_twitter, args=(pipe, path, False))
-        importer.start()
-        # kill the worker while contacts are flowing, then start it again
-        wait_until(lambda: _indexed(pipe) > 500, 120, "the import to get going")
-        pipe.worker.stop(signal.SIGKILL)
-        time.sleep(2)
-        pipe.start_worker()
-        importer.join(timeout=300)
-        assert not importer.is_alive()
-        wait_settled(pipe.settings, timeout_s=300)
-        assert_matches(report(pipe), archive.expected)
+        crash_mid_import(pipe, tmp_path, 4000, pipe.worker, pipe.start_worker)
     finally:
         teardown_pipeline(pipe)
+
+
+def test_indexer_in_its_own_process_survives_a_crash(base_settings: Settings, tmp_path) -> None:
+    """``ascolto indexer`` beside a worker that does not index: killed mid-import and started
+    again, it still indexes every contact once, with the figures of an independent count."""
+    port = free_port()
+    pipe = make_pipeline(
+        base_settings,
+        tmp_path,
+        {"ASCOLTO_INDEX_INLINE": "false", "ASCOLTO_INDEXER_WEB_PORT": str(port)},
+    )
+    indexer = Proc("indexer", [ASCOLTO, "indexer"], pipe.env, tmp_path / "indexer.log")
+    pipe.extra_workers.append(indexer)
+    metrics_url = f"http://127.0.0.1:{port}/metrics"
+
+    def start_indexer() -> None:
+        indexer.start()
+        wait_http(metrics_url, b"ascolto_", 60, indexer)
+
+    try:
+        start_indexer()
+        crash_mid_import(pipe, tmp_path, 3000, indexer, start_indexer)
+        contacts = pipe.settings.elastic.contacts
+        worker = scrape(pipe.worker_metrics_url)
+        assert total(worker, "ascolto_documents_indexed_total", index=contacts) == 0
+        assert total(scrape(metrics_url), "ascolto_documents_indexed_total", index=contacts) > 0
+    finally:
+        teardown_pipeline(pipe)
+
+
+def crash_mid_import(
+    pipe: Pipeline, tmp_path, size: int, victim: Proc, restart: Callable[[], None]
+) -> None:
+    """Import an archive, SIGKILL ``victim`` while contacts flow, ``restart`` it, and check
+    the figures are exactly the archive's: nothing lost, nothing counted twice."""
+    archive = generate(size, seed=size)
+    path = tmp_path / "twcs.csv"
+    archive.write(path)
+    importer = threading.Thread(target=import_twitter, args=(pipe, path, False))
+    importer.start()
+    wait_until(lambda: _indexed(pipe) > size // 10, 120, "the import to get going")
+    victim.stop(signal.SIGKILL)
+    time.sleep(2)
+    restart()
+    importer.join(timeout=300)
+    assert not importer.is_alive()
+    wait_settled(pipe.settings, timeout_s=300)
+    assert_matches(report(pipe), archive.expected)
 
 
 def _indexed(pipe: Pipeline) -> int:
