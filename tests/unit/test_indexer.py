@@ -9,6 +9,7 @@ import asyncio
 from collections.abc import Sequence
 from typing import Any
 
+import pytest
 from aiokafka.structs import ConsumerRecord, TopicPartition
 from prometheus_client import CollectorRegistry
 
@@ -192,3 +193,11 @@ async def test_a_failing_consumer_is_restarted_not_left_dead() -> None:
     await asyncio.wait_for(second.wait(), timeout=5)
     task.cancel()
     assert metrics.registry.get_sample_value("ascolto_batch_retries_total", {"stage": "index"}) == 1
+
+
+def test_the_inline_switch_takes_yes_or_no_and_nothing_else() -> None:
+    assert Settings.from_env({}).worker.index_inline is True
+    assert Settings.from_env({"ASCOLTO_INDEX_INLINE": "Off"}).worker.index_inline is False
+    assert Settings.from_env({"ASCOLTO_INDEX_INLINE": "1"}).worker.index_inline is True
+    with pytest.raises(ValueError, match="sometimes"):
+        Settings.from_env({"ASCOLTO_INDEX_INLINE": "sometimes"})
