@@ -17,7 +17,6 @@ failure is retried or dead-lettered), so offsets are committed only for work tha
 from __future__ import annotations
 
 import asyncio
-import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -36,7 +35,7 @@ from streams.agents.publish import Outputs
 from streams.agents.route import route_batch
 from streams.agents.state_cache import ParsedTimelines
 from streams.gc_pauses import watch as watch_gc_pauses
-from streams.graceful import finish_even_if_cancelled
+from streams.graceful import finish_even_if_cancelled, until_done
 from streams.indexer import Indexer
 from streams.metrics import WorkerMetrics
 from streams.rules.enrich import Enricher
@@ -48,11 +47,9 @@ from streams.sla.policy import Policy, load_policy
 from streams.sla.wakeups import DueIndex, WakeIndex
 from streams.sla.watermark import Watermark
 
-log = logging.getLogger("ascolto.worker")
-
 # The due-clock timer re-judges at most SLA_KEYS_PER_TICK customers a tick (the others stay
-# due for the next one). Both it and the thread agent let the other agents (route, index,
-# the producer's sender) run every YIELD_EVERY customers: a step can take milliseconds.
+# due for the next one). Both it and the thread agent let the other agents (route, the
+# indexer, the producer's sender) run every YIELD_EVERY customers: a step can take milliseconds.
 SLA_KEYS_PER_TICK = 1000
 # Messages of parsed timelines kept in memory beside the table (streams.agents.state_cache):
 # a few KiB each with their derived views.
@@ -182,20 +179,12 @@ def create_app(settings: Settings) -> faust.App:
         async for events in take(w.batch_size, within=w.batch_within_s):
             started = time.perf_counter()
             metrics.batch_size.labels(stage).observe(len(events))
-            attempt = 0
-            while True:
-                try:
-                    await finish_even_if_cancelled(handle(events))
-                    break
-                except asyncio.CancelledError:
-                    raise
-                except Exception:
-                    # Never let an exception leave the loop: faust would acknowledge the batch
-                    # on the way out. Retrying is safe, every write downstream is idempotent.
-                    attempt += 1
-                    log.exception("%s: batch of %d failed, retry %d", stage, len(events), attempt)
-                    metrics.batch_retries.labels(stage).inc()
-                    await asyncio.sleep(min(30.0, 0.5 * 2**attempt))
+            # the lambda is awaited within this iteration: it sees this iteration's events
+            await until_done(
+                lambda: finish_even_if_cancelled(handle(events)),  # noqa: B023
+                f"{stage}: batch of {len(events)}",
+                metrics.batch_retries.labels(stage),
+            )
             metrics.stage_seconds.labels(stage).observe(time.perf_counter() - started)
 
     seen_groups: set[tuple[str, str]] = set()

@@ -31,10 +31,10 @@ from prometheus_client import CollectorRegistry, start_http_server
 from ascolto.config import Settings
 from schemas import Codec, codec
 from streams.agents import index as index_stage
-from streams.graceful import finish_even_if_cancelled
+from streams.graceful import backoff_s, finish_even_if_cancelled, until_done
 from streams.metrics import Stage, WorkerMetrics
 from streams.sinks.dead_letter import DeadLetter, SourceMessage
-from streams.sinks.elastic import Action, ElasticSink, Failed, async_client
+from streams.sinks.elastic import ElasticSink, Failed, async_client
 
 log = logging.getLogger("ascolto.indexer")
 
@@ -42,45 +42,21 @@ Batch = dict[TopicPartition, list[Any]]  # aiokafka's ConsumerRecord per partiti
 
 
 @dataclass(frozen=True)
-class Built:
-    """What one topic's records become: bulk actions, dead letters, and for the latency
-    histogram when each new contact was received (ms)."""
-
-    actions: list[Action]
-    dead: list[DeadLetter]
-    by_id: dict[str, SourceMessage]
-    first_received: dict[str, int]
-
-
-@dataclass(frozen=True)
 class Route:
     stage: Stage
     alias: str
-    build: Callable[[Sequence[SourceMessage]], Built]
+    build: Callable[[Sequence[SourceMessage], Codec, str], index_stage.Built]
 
 
-def routes(settings: Settings, cdc: Codec) -> dict[str, Route]:
+def routes(settings: Settings) -> dict[str, Route]:
     """Source topic -> its stage label, index alias and the rule that builds its actions."""
     k, e = settings.kafka, settings.elastic
-
-    def contacts(messages: Sequence[SourceMessage]) -> Built:
-        actions, dead, first, by_id = index_stage.contact_actions(messages, cdc, "index_contacts")
-        return Built(actions, dead, by_id, first)
-
-    def conversations(messages: Sequence[SourceMessage]) -> Built:
-        actions, dead, by_id = index_stage.conversation_actions(
-            messages, cdc, "index_conversations"
-        )
-        return Built(actions, dead, by_id, {})
-
-    def sla(messages: Sequence[SourceMessage]) -> Built:
-        actions, dead, by_id = index_stage.sla_actions(messages, cdc, "index_sla")
-        return Built(actions, dead, by_id, {})
-
     return {
-        k.enriched: Route("index_contacts", e.contacts, contacts),
-        k.conversations: Route("index_conversations", e.conversations, conversations),
-        k.sla_events: Route("index_sla", e.sla_events, sla),
+        k.enriched: Route("index_contacts", e.contacts, index_stage.contact_actions),
+        k.conversations: Route(
+            "index_conversations", e.conversations, index_stage.conversation_actions
+        ),
+        k.sla_events: Route("index_sla", e.sla_events, index_stage.sla_actions),
     }
 
 
@@ -123,7 +99,8 @@ class Indexer:
         self.settings = settings
         self.metrics = metrics
         self.sink = sink
-        self.routes = routes(settings, cdc or codec())
+        self.codec = cdc or codec()
+        self.routes = routes(settings)
 
     async def run(self) -> None:
         """Index until cancelled. A batch in flight when cancelled is finished and committed.
@@ -142,7 +119,7 @@ class Indexer:
                 attempt = 1 if time.monotonic() - started > 60 else attempt + 1
                 log.exception("index: consumer failed, restart %d", attempt)
                 self.metrics.batch_retries.labels("index").inc()
-                await asyncio.sleep(min(30.0, 0.5 * 2**attempt))
+                await asyncio.sleep(backoff_s(attempt))
 
     async def _consume(self) -> None:
         k, w = self.settings.kafka, self.settings.worker
@@ -204,23 +181,9 @@ class Indexer:
         producer: AIOKafkaProducer,
         offsets: _Offsets,
     ) -> None:
-        await self._index_until_done(batch, producer)
+        retries = self.metrics.batch_retries.labels("index")
+        await until_done(lambda: self.index(batch, producer), "index: batch", retries)
         await self._commit(consumer, offsets, batch)
-
-    async def _index_until_done(self, batch: Batch, producer: AIOKafkaProducer) -> None:
-        attempt = 0
-        while True:
-            try:
-                await self.index(batch, producer)
-                return
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                # Not committed yet, so retrying is safe: every write is idempotent.
-                attempt += 1
-                log.exception("index: batch failed, retry %d", attempt)
-                self.metrics.batch_retries.labels("index").inc()
-                await asyncio.sleep(min(30.0, 0.5 * 2**attempt))
 
     async def index(self, batch: Batch, producer: AIOKafkaProducer) -> None:
         """Write one batch: every topic's documents concurrently, then its dead letters."""
@@ -235,7 +198,7 @@ class Indexer:
     async def _write(self, route: Route, messages: list[SourceMessage]) -> list[DeadLetter]:
         started = time.perf_counter()
         self.metrics.batch_size.labels(route.stage).observe(len(messages))
-        built = route.build(messages)
+        built = route.build(messages, self.codec, route.stage)
         failed: list[Failed] = await self.sink.write(route.alias, built.actions)
         indexed_at = time.time()
         for received_at in built.first_received.values():

@@ -8,6 +8,7 @@ state. A document Elasticsearch refuses for good goes to the dead-letter topic.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from schemas import Codec, DecodeError
@@ -16,6 +17,18 @@ from streams.sinks.dead_letter import DeadLetter, SourceMessage
 from streams.sinks.elastic import Action, Failed
 
 REVISION_HEADER = "ascolto-revision"
+
+
+@dataclass
+class Built:
+    """What a topic's records become: bulk actions, dead letters of those that cannot be
+    decoded, the record behind each document id, and (contacts only) when each contact
+    published for the first time was received, in ms, for the latency histogram."""
+
+    actions: list[Action] = field(default_factory=list)
+    dead: list[DeadLetter] = field(default_factory=list)
+    by_id: dict[str, SourceMessage] = field(default_factory=dict)
+    first_received: dict[str, int] = field(default_factory=dict)
 
 
 def tombstone_revision(message: SourceMessage) -> int | None:
@@ -39,71 +52,58 @@ def dead_letters_for(
     ]
 
 
-def contact_actions(
-    messages: Sequence[SourceMessage], codec: Codec, stage: str
-) -> tuple[list[Action], list[DeadLetter], dict[str, int], dict[str, SourceMessage]]:
-    """Bulk actions for EnrichedContact records; received_at of first publications; records."""
-    by_id: dict[str, SourceMessage] = {}
-    actions: list[Action] = []
-    dead: list[DeadLetter] = []
-    first_received: dict[str, int] = {}
+def contact_actions(messages: Sequence[SourceMessage], codec: Codec, stage: str) -> Built:
+    """Bulk actions for EnrichedContact records."""
+    out = Built()
     for message in messages:
         try:
             record = codec.decode(message.value, expect="EnrichedContact")
         except DecodeError as exc:
-            dead.append(DeadLetter.of_message(message, stage, "schema", str(exc)))
+            out.dead.append(DeadLetter.of_message(message, stage, "schema", str(exc)))
             continue
         doc: dict[str, Any] = dict(flat_message(record))
         doc.pop("is_update", None)
-        actions.append(Action(doc["contact_id"], doc, record["revision"]))
-        by_id[doc["contact_id"]] = message
+        out.actions.append(Action(doc["contact_id"], doc, record["revision"]))
+        out.by_id[doc["contact_id"]] = message
         if not record["is_update"]:
-            first_received[doc["contact_id"]] = doc["received_at"]
-    return actions, dead, first_received, by_id
+            out.first_received[doc["contact_id"]] = doc["received_at"]
+    return out
 
 
-def sla_actions(
-    messages: Sequence[SourceMessage], codec: Codec, stage: str
-) -> tuple[list[Action], list[DeadLetter], dict[str, SourceMessage]]:
+def sla_actions(messages: Sequence[SourceMessage], codec: Codec, stage: str) -> Built:
     """SLA events keyed by event_id: a met that corrects a breached overwrites it."""
-    by_id: dict[str, SourceMessage] = {}
-    actions: list[Action] = []
-    dead: list[DeadLetter] = []
+    out = Built()
     for message in messages:
         if message.value is None and message.key:  # a retracted event
             event_id = message.key.decode()
-            actions.append(Action(event_id, None, None))
-            by_id[event_id] = message
+            out.actions.append(Action(event_id, None, None))
+            out.by_id[event_id] = message
             continue
         try:
             record = codec.decode(message.value, expect="SlaEvent")
         except DecodeError as exc:
-            dead.append(DeadLetter.of_message(message, stage, "schema", str(exc)))
+            out.dead.append(DeadLetter.of_message(message, stage, "schema", str(exc)))
             continue
-        actions.append(Action(record["event_id"], record, None))
-        by_id[record["event_id"]] = message
-    return actions, dead, by_id
+        out.actions.append(Action(record["event_id"], record, None))
+        out.by_id[record["event_id"]] = message
+    return out
 
 
-def conversation_actions(
-    messages: Sequence[SourceMessage], codec: Codec, stage: str
-) -> tuple[list[Action], list[DeadLetter], dict[str, SourceMessage]]:
-    by_id: dict[str, SourceMessage] = {}
-    actions: list[Action] = []
-    dead: list[DeadLetter] = []
+def conversation_actions(messages: Sequence[SourceMessage], codec: Codec, stage: str) -> Built:
+    out = Built()
     for message in messages:
         value = message.value
         if value is None:  # tombstone: merged into another conversation
             key = message.key
             if key:
-                actions.append(Action(key.decode(), None, tombstone_revision(message)))
-                by_id[key.decode()] = message
+                out.actions.append(Action(key.decode(), None, tombstone_revision(message)))
+                out.by_id[key.decode()] = message
             continue
         try:
             record = codec.decode(value, expect="Conversation")
         except DecodeError as exc:
-            dead.append(DeadLetter.of_message(message, stage, "schema", str(exc)))
+            out.dead.append(DeadLetter.of_message(message, stage, "schema", str(exc)))
             continue
-        actions.append(Action(record["conversation_id"], record, record["revision"]))
-        by_id[record["conversation_id"]] = message
-    return actions, dead, by_id
+        out.actions.append(Action(record["conversation_id"], record, record["revision"]))
+        out.by_id[record["conversation_id"]] = message
+    return out
