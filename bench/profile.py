@@ -3,7 +3,8 @@
     .venv/bin/python -m bench.run --size 20000 --profile bench/results/profile
     .venv/bin/python -m bench.profile bench/results/profile/stage.txt [TOP]
 
-(the run writes stage.txt and e2e.txt, and these summaries beside them as *-top.txt).
+(the run writes stage.txt, e2e_max.txt and e2e_paced.txt, and these summaries beside them
+as *-top.txt).
 
 Prints the functions with the most samples on the stack (inclusive: they or what they call)
 and at the top of it (self: their own code), and the share of each of the worker's parts:

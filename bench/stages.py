@@ -42,7 +42,7 @@ from bench.loadgen import Body, Poster, PostStats, encode_batches
 from bench.monitor import Monitor
 from bench.profile import write_summary
 from bench.workload import Workload
-from streams.metrics import GC_GENERATIONS
+from streams.metrics import GC_GENERATIONS, STAGES
 from tests.integration.conftest import Pipeline
 
 BATCH = 500  # contacts per request in the batch phases
@@ -429,7 +429,7 @@ def end_to_end(
         counter = CountPoller(pipe.es, alias)
         counter.start()
         assert pipe.worker.popen is not None
-        profiler = _start_profiler(pipe.worker.popen.pid, opts.profile, "e2e")
+        profiler = _start_profiler(pipe.worker.popen.pid, opts.profile, "e2e_max")
         monitor.set_phase("e2e_max")
         flood = _post(pipe, bodies, BATCH_CONCURRENCY)
         _wait(
@@ -444,7 +444,11 @@ def end_to_end(
         seconds = searchable_at - flood.started
         e2e_per_s = flood.accepted / seconds
         monitor.set_phase("e2e_paced")
+        _stop_profiler(profiler)
+        profiler = _start_profiler(pipe.worker.popen.pid, opts.profile, "e2e_paced")
+        before_paced = scrape_workers(pipe)
         latency = _paced(pipe, opts, opts.paced_rate or e2e_per_s / 2)
+        latency["worker"] = paced_breakdown(before_paced, scrape_workers(pipe), latency["seconds"])
         _stop_profiler(profiler)
         profiler = None
         monitor.set_phase("e2e_done")
@@ -503,6 +507,7 @@ def _paced(pipe: Pipeline, opts: Options, rate: float) -> dict[str, Any]:
         probe.add(sample)
 
     probe.start()
+    started = time.monotonic()
     stats = _post(pipe, bodies, 32, rate_per_s=rate, on_answer=on_answer)
     deadline = time.monotonic() + 120
     while probe.pending and time.monotonic() < deadline:
@@ -513,6 +518,7 @@ def _paced(pipe: Pipeline, opts: Options, rate: float) -> dict[str, Any]:
         raise TimeoutError(f"{probe.pending} sampled contacts never became searchable")
     latencies = sorted(lat for _, lat in probe.found)
     return {
+        "seconds": round(time.monotonic() - started, 3),
         "target_per_s": rate,
         "contacts": stats.contacts,
         "per_request": per_request,
@@ -564,6 +570,47 @@ def gc_pauses(metrics: dict) -> dict[str, dict[str, float]]:
             - total(metrics, f"{name}_bucket", generation=generation, le="0.05"),
         }
     return out
+
+
+def paced_breakdown(before: dict, after: dict, seconds: float) -> dict[str, Any]:
+    """Where the worker spent the paced phase, from its metrics' growth over it: per stage,
+    batches, their mean size and duration, and the share of the phase spent in them (busy);
+    the mean latency from ingest to indexed (the probe adds the refresh to it); GC pauses."""
+
+    def grew(name: str, **labels: str) -> float:
+        return total(after, name, **labels) - total(before, name, **labels)
+
+    stages = {}
+    for stage in STAGES:
+        # the indexer times its batch as "index" and sizes it per topic ("index_contacts" ...)
+        timed = grew("ascolto_stage_duration_seconds_count", stage=stage)
+        sized = grew("ascolto_batch_size_count", stage=stage)
+        if not (timed or sized):
+            continue
+        busy_s = grew("ascolto_stage_duration_seconds_sum", stage=stage)
+        stages[stage] = {
+            "batches": timed or sized,
+            "mean_size": (
+                round(grew("ascolto_batch_size_sum", stage=stage) / sized, 1) if sized else None
+            ),
+            "mean_ms": round(1000 * busy_s / timed, 2) if timed else None,
+            "over_100ms": (
+                timed - grew("ascolto_stage_duration_seconds_bucket", stage=stage, le="0.1")
+                if timed
+                else None
+            ),
+            "busy": round(busy_s / seconds, 3),
+        }
+    indexed = grew("ascolto_end_to_end_latency_seconds_count")
+    gc_name = "ascolto_gc_pause_seconds"
+    return {
+        "stages": stages,
+        "indexed_latency_mean_s": (
+            round(grew("ascolto_end_to_end_latency_seconds_sum") / indexed, 3) if indexed else None
+        ),
+        "gc_busy": round(grew(f"{gc_name}_sum") / seconds, 4),
+        "gc_over_50ms": grew(f"{gc_name}_count") - grew(f"{gc_name}_bucket", le="0.05"),
+    }
 
 
 def _histogram_mean(metrics: dict) -> float | None:
