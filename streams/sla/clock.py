@@ -33,6 +33,7 @@ import math
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
+from functools import lru_cache
 
 from streams.sla.calendar import ALWAYS_OPEN, FOREVER_MS, Calendar
 from streams.sla.model import EventType, Outcome, OwedTarget, Pause, SlaEvent, event_id
@@ -85,35 +86,73 @@ def schedule(target: OwedTarget, rule: Rule, calendar: Calendar) -> Schedule:
 def evaluate(target: OwedTarget, rule: Rule, calendar: Calendar, now_ms: int) -> list[SlaEvent]:
     """All events true of this clock as of now_ms, in the order they occurred."""
     stop = _known_stop(target, now_ms)
-    clock = _Clock(target, rule, calendar, stop)
+    return _events(_Clock(target, rule, calendar, stop), stop, now_ms)
+
+
+def outcome(target: OwedTarget, rule: Rule, calendar: Calendar, now_ms: int) -> Outcome:
+    """'met' or 'breached' once decided as of now_ms, else 'open'."""
+    return _outcome(evaluate(target, rule, calendar, now_ms))
+
+
+def next_change(target: OwedTarget, rule: Rule, calendar: Calendar, now_ms: int) -> int | None:
+    """The first instant after now_ms at which evaluate() would return more; None if never
+    (decided already, or held by an open-ended pause: only a new input can change it)."""
+    return _next_change(_Clock(target, rule, calendar, target.stopped_at_ms), now_ms)
+
+
+@dataclass(frozen=True)
+class Assessment:
+    """evaluate(), next_change(), schedule() and outcome() of one clock at one instant."""
+
+    events: list[SlaEvent]
+    next_change_ms: int | None
+    schedule: Schedule
+    outcome: Outcome
+
+
+def assess(target: OwedTarget, rule: Rule, calendar: Calendar, now_ms: int) -> Assessment:
+    """All four at once: the judge asks them of every clock of a customer on every step,
+    and the clock's instants are the costly part (once here, not four times)."""
+    full = _Clock(target, rule, calendar, target.stopped_at_ms)
+    stop = _known_stop(target, now_ms)
+    known = full if stop == target.stopped_at_ms else _Clock(target, rule, calendar, stop)
+    events = _events(known, stop, now_ms)
+    return Assessment(
+        events,
+        _next_change(full, now_ms),
+        Schedule(full.warn_at, full.deadline, target.stopped_at_ms),
+        _outcome(events),
+    )
+
+
+def _events(clock: _Clock, stop: int | None, now_ms: int) -> list[SlaEvent]:
+    """The events true as of now_ms of a clock built with the stop known at now_ms."""
+    calendar, started_at_ms = clock.calendar, clock.target.started_at_ms
     events: list[SlaEvent] = []
     warn_at, due = clock.warn_at, clock.deadline
     if warn_at is not None and warn_at <= now_ms and (stop is None or stop > warn_at):
         # The deadline as it stood at the warning: later pauses must not rewrite this event.
-        due_then = _reach(calendar, target.started_at_ms, clock.target_ms, clock.until(warn_at))
+        due_then = _reach(calendar, started_at_ms, clock.target_ms, clock.until(warn_at))
         assert due_then is not None
         events.append(clock.event("warning", due_then, clock.warn_ms, warn_at))
     if stop is not None and due is not None and stop <= due:
-        spent = _elapsed_ms(calendar, target.started_at_ms, stop, clock.pauses)
+        spent = _elapsed_ms(calendar, started_at_ms, stop, clock.pauses)
         events.append(clock.event("met", due, spent, stop))
     elif due is not None and due <= now_ms:
         events.append(clock.event("breached", due, clock.target_ms, due))
     return sorted(events, key=lambda e: e.occurred_at_ms)
 
 
-def outcome(target: OwedTarget, rule: Rule, calendar: Calendar, now_ms: int) -> Outcome:
-    """'met' or 'breached' once decided as of now_ms, else 'open'."""
-    types = {event.event_type for event in evaluate(target, rule, calendar, now_ms)}
+def _outcome(events: list[SlaEvent]) -> Outcome:
+    types = {event.event_type for event in events}
     if "met" in types:
         return "met"
     return "breached" if "breached" in types else "open"
 
 
-def next_change(target: OwedTarget, rule: Rule, calendar: Calendar, now_ms: int) -> int | None:
-    """The first instant after now_ms at which evaluate() would return more; None if never
-    (decided already, or held by an open-ended pause: only a new input can change it)."""
-    stop = target.stopped_at_ms
-    clock = _Clock(target, rule, calendar, stop)
+def _next_change(clock: _Clock, now_ms: int) -> int | None:
+    """next_change() of a clock built with its final stop."""
+    stop = clock.target.stopped_at_ms
     warn_at, due = clock.warn_at, clock.deadline
     instants = []
     if warn_at is not None and (stop is None or warn_at < stop):
@@ -139,7 +178,7 @@ class _Clock:
     ) -> None:
         self.target, self.rule, self.calendar = target, rule, calendar
         self.target_ms = rule.target_s(target.kind) * 1000
-        self.warn_ms = math.ceil(Fraction(str(rule.warning_ratio)) * self.target_ms)
+        self.warn_ms = _warn_ms(rule.warning_ratio, self.target_ms)
         self.pauses = _normalise(target.pauses, target.started_at_ms, stop)
         start = target.started_at_ms
         self.warn_at = _reach(calendar, start, self.warn_ms, self.pauses)
@@ -167,6 +206,12 @@ class _Clock:
             tier=t.tier,
             occurred_at_ms=at,
         )
+
+
+@lru_cache(maxsize=1024)
+def _warn_ms(warning_ratio: float, target_ms: int) -> int:
+    # exact: in floats 0.07 * 5_000 is 350.00000000000006, and ceil would add a millisecond
+    return math.ceil(Fraction(str(warning_ratio)) * target_ms)
 
 
 def _known_stop(target: OwedTarget, now_ms: int) -> int | None:

@@ -14,7 +14,7 @@ from typing import Any
 
 from streams.rules.views import ConversationView, Derived
 from streams.sla.calendar import Calendar
-from streams.sla.clock import evaluate, next_change, outcome, schedule
+from streams.sla.clock import assess
 from streams.sla.model import OwedTarget, Pause, SlaEvent
 from streams.sla.policy import Policy, Rule
 
@@ -101,15 +101,14 @@ def judge(all_clocks: Iterable[Clock], now_ms: int) -> Judgement:
     result = Judgement()
     wakeups: list[int] = []
     for target, rule, calendar in all_clocks:
-        result.events.extend(evaluate(target, rule, calendar, now_ms))
-        change = next_change(target, rule, calendar, now_ms)
-        if change is not None:
-            wakeups.append(change)
+        assessed = assess(target, rule, calendar, now_ms)
+        result.events.extend(assessed.events)
+        if assessed.next_change_ms is not None:
+            wakeups.append(assessed.next_change_ms)
         if target.contact_id is None:
             continue
         state = result.contact_sla.setdefault(target.contact_id, {})
-        plan = schedule(target, rule, calendar)
-        verdict = outcome(target, rule, calendar, now_ms)
+        plan, verdict = assessed.schedule, assessed.outcome
         if target.kind == "hard_limit":
             state["hard_limit_deadline"] = plan.deadline_ms
             state["hard_limit_outcome"] = verdict

@@ -9,7 +9,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from streams.sla.calendar import ALWAYS_OPEN, BusinessHours
-from streams.sla.clock import deadline, elapsed, evaluate, next_change, outcome, schedule
+from streams.sla.clock import (
+    Assessment,
+    assess,
+    deadline,
+    elapsed,
+    evaluate,
+    next_change,
+    outcome,
+    schedule,
+)
 from streams.sla.model import TARGET_KINDS, OwedTarget, Pause
 from streams.sla.policy import Match, Rule
 
@@ -188,3 +197,19 @@ def test_deadline_is_the_first_instant_the_target_has_run(clock):
         return
     assert elapsed(target.started_at_ms, due, calendar, target.pauses) == seconds
     assert elapsed(target.started_at_ms, due - 1, calendar, target.pauses) < seconds
+
+
+@settings(max_examples=120, deadline=None)
+@given(clocks())
+def test_assess_answers_what_the_four_questions_answer(clock):
+    target, rule, calendar, nows = clock
+    plan = schedule(target, rule, calendar)
+    assert [assess(target, rule, calendar, now) for now in nows] == [
+        Assessment(
+            evaluate(target, rule, calendar, now),
+            next_change(target, rule, calendar, now),
+            plan,
+            outcome(target, rule, calendar, now),
+        )
+        for now in nows
+    ]
