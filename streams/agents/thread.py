@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
+import zstandard
 
 from streams.rules.threading import ThreadingParams, derive, evict
 from streams.rules.timeline import Message, Timeline, add
@@ -29,6 +30,9 @@ from streams.sla.policy import Policy
 from streams.sla.watermark import judging_now
 
 PRIORITY_ORDER = {"P1": 1, "P2": 2, "P3": 3, "P4": 4}
+ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"  # how every zstd frame starts
+_zstd = zstandard.ZstdCompressor(level=1).compress  # one thread: the worker's event loop
+_unzstd = zstandard.ZstdDecompressor().decompress
 
 
 @dataclass
@@ -65,16 +69,21 @@ class TimelineState:
     def load(cls, raw: bytes | None) -> TimelineState:
         if not raw:
             return cls({}, 0, {})
-        # zlib streams start with 0x78 ("x"), JSON with "{": states written before still load
-        data = orjson.loads(zlib.decompress(raw) if raw[:1] == b"x" else raw)
+        if raw[:4] == ZSTD_MAGIC:
+            data = orjson.loads(_unzstd(raw))
+        else:  # written by earlier versions: zlib streams start with 0x78 ("x"), JSON with "{"
+            data = orjson.loads(zlib.decompress(raw) if raw[:1] == b"x" else raw)
         return cls(data["messages"], data["revision"], data.get("sla") or {})
 
     def dump(self) -> bytes:
         """Compressed: the table holds every contact of the retention window in memory, and
-        the JSON (bodies, repeated field names) shrinks several-fold at level 1 (9x on the
-        bench workload's contacts, about 1.5 us a contact)."""
+        the JSON (bodies, repeated field names) shrinks several-fold. Every step of a customer
+        dumps their whole timeline: zstd at level 1 compresses the bench's timelines 5.0x in
+        15 us (zlib at level 1: 4.8x in 63 us), and decompresses them 2.5x faster."""
         state = {"messages": self.messages, "revision": self.revision, "sla": self.sla}
-        return zlib.compress(orjson.dumps(state), 1)
+        # zstandard returns its output in a buffer sized for the worst case (about the input's
+        # size): copied, the table keeps the compressed size (the bench's RSS grew 35 % without)
+        return bytes(memoryview(_zstd(orjson.dumps(state))))
 
     def expires_at(self, retention_ms: int) -> int | None:
         """When (in event time) the whole timeline has outlived the retention period."""

@@ -3,10 +3,20 @@ published state converges on the same records, and SLA events are published once
 
 from __future__ import annotations
 
+import tracemalloc
+import zlib
+
+import orjson
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from streams.agents.thread import SlaContext, Threaded, TimelineState, thread_timeline
+from streams.agents.thread import (
+    ZSTD_MAGIC,
+    SlaContext,
+    Threaded,
+    TimelineState,
+    thread_timeline,
+)
 from streams.rules.threading import ThreadingParams
 from streams.sla.policy import parse_policy
 
@@ -136,3 +146,29 @@ def test_the_remembered_derivation_changes_nothing(order: list[dict], cuts: list
         reloaded.sla,
     )
     assert (contacts, events) == (want_contacts, want_events)
+
+
+def test_a_stored_timeline_loads_whatever_format_wrote_it():
+    """zstd now; zlib and plain JSON were written by earlier versions and still sit in
+    changelogs: all three load to the same state."""
+    state, _, _ = run([RECORDS])
+    plain = orjson.dumps({"messages": state.messages, "revision": state.revision, "sla": state.sla})
+    stored = state.dump()
+    assert stored[:4] == ZSTD_MAGIC and len(stored) < len(plain)
+    for raw in (stored, zlib.compress(plain, 1), plain):
+        loaded = TimelineState.load(raw)
+        assert (loaded.messages, loaded.revision, loaded.sla) == (
+            state.messages, state.revision, state.sla,
+        )  # fmt: skip
+    assert TimelineState.load(None) == TimelineState({}, 0, {})
+
+
+def test_a_stored_timeline_holds_no_more_memory_than_its_bytes():
+    state, _, _ = run([RECORDS])
+    tracemalloc.start()
+    try:
+        kept = [state.dump() for _ in range(100)]
+        held, _ = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert held < 1.5 * sum(map(len, kept)) + 20_000
