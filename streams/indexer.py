@@ -34,7 +34,7 @@ from streams.agents import index as index_stage
 from streams.graceful import backoff_s, finish_even_if_cancelled, until_done
 from streams.metrics import Stage, WorkerMetrics
 from streams.sinks.dead_letter import DeadLetter, SourceMessage
-from streams.sinks.elastic import ElasticSink, Failed, async_client
+from streams.sinks.elastic import ElasticSink, async_client
 
 log = logging.getLogger("ascolto.indexer")
 
@@ -186,25 +186,26 @@ class Indexer:
         await self._commit(consumer, offsets, batch)
 
     async def index(self, batch: Batch, producer: AIOKafkaProducer) -> None:
-        """Write one batch: every topic's documents concurrently, then its dead letters."""
+        """Write one batch: every topic's documents in the same bulk requests, then its
+        dead letters."""
+        started = time.perf_counter()
         by_topic: dict[str, list[SourceMessage]] = {}
         for tp, records in batch.items():
             by_topic.setdefault(tp.topic, []).extend(records)
-        dead = await asyncio.gather(
-            *(self._write(self.routes[t], records) for t, records in by_topic.items())
-        )
-        await self._dead_letter(producer, [letter for letters in dead for letter in letters])
-
-    async def _write(self, route: Route, messages: list[SourceMessage]) -> list[DeadLetter]:
-        started = time.perf_counter()
-        self.metrics.batch_size.labels(route.stage).observe(len(messages))
-        built = route.build(messages, self.codec, route.stage)
-        failed: list[Failed] = await self.sink.write(route.alias, built.actions)
+        built: dict[Route, index_stage.Built] = {}
+        for topic, records in by_topic.items():
+            route = self.routes[topic]
+            self.metrics.batch_size.labels(route.stage).observe(len(records))
+            built[route] = route.build(records, self.codec, route.stage)
+        failed = await self.sink.write_many({r.alias: b.actions for r, b in built.items()})
         indexed_at = time.time()
-        for received_at in built.first_received.values():
-            self.metrics.latency.observe(max(0.0, indexed_at - received_at / 1000))
-        self.metrics.stage_seconds.labels(route.stage).observe(time.perf_counter() - started)
-        return built.dead + index_stage.dead_letters_for(failed, built.by_id)
+        dead: list[DeadLetter] = []
+        for route, b in built.items():
+            for received_at in b.first_received.values():
+                self.metrics.latency.observe(max(0.0, indexed_at - received_at / 1000))
+            dead += b.dead + index_stage.dead_letters_for(failed[route.alias], b.by_id)
+        self.metrics.stage_seconds.labels("index").observe(time.perf_counter() - started)
+        await self._dead_letter(producer, dead)
 
     async def _dead_letter(self, producer: AIOKafkaProducer, letters: list[DeadLetter]) -> None:
         sent = [

@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -56,6 +57,9 @@ class Failed:
     reason: str
 
 
+Item = tuple[str, Action]  # (index, action): one line pair of a bulk request
+
+
 class ElasticSink:
     def __init__(
         self,
@@ -74,50 +78,59 @@ class ElasticSink:
 
     async def write(self, index: str, actions: Sequence[Action]) -> list[Failed]:
         """Write every action; return the permanently failed ones. Retries until then."""
-        permanent: list[Failed] = []
-        for start in range(0, len(actions), self._max_actions):
-            chunk = _latest_per_id(actions[start : start + self._max_actions])
-            permanent.extend(await self._write_chunk(index, chunk))
+        return (await self.write_many({index: actions}))[index]
+
+    async def write_many(self, writes: Mapping[str, Sequence[Action]]) -> dict[str, list[Failed]]:
+        """``write`` for several indices in the same bulk requests: a batch of the thread
+        stage's outputs touches three indices, and one request costs less than three, here
+        and in Elasticsearch. Returns each index's permanent failures."""
+        items = [(index, a) for index, actions in writes.items() for a in _latest_per_id(actions)]
+        permanent: dict[str, list[Failed]] = {index: [] for index in writes}
+        for start in range(0, len(items), self._max_actions):
+            for index, failed in await self._write_chunk(items[start : start + self._max_actions]):
+                permanent[index].append(failed)
         return permanent
 
-    async def _write_chunk(self, index: str, chunk: list[Action]) -> list[Failed]:
+    async def _write_chunk(self, chunk: list[Item]) -> list[tuple[str, Failed]]:
         pending = chunk
-        permanent: list[Failed] = []
+        permanent: list[tuple[str, Failed]] = []
         attempt = 0
         while pending:
             try:
                 # a pre-serialised body (orjson) skips the client's own, slower, JSON encoding
-                body = _ndjson(index, pending)
                 resp = await self._es.bulk(
-                    operations=body,  # type: ignore[arg-type]
+                    operations=_ndjson(pending),  # type: ignore[arg-type]
                     filter_path=BULK_RESPONSE_FIELDS,
                 )
             except (ConnectionError, TransportError) as exc:
-                retry: list[Action] = pending
-                log.warning("bulk to %s failed (%s); retrying %d items", index, exc, len(retry))
+                retry: list[Item] = pending
+                log.warning("bulk to %s failed (%s); retrying %d items", _names(retry), exc,
+                            len(retry))  # fmt: skip
             else:
                 retry = []
-                ok = 0
-                for action, item in zip(pending, resp["items"], strict=True):
+                ok: Counter[str] = Counter()
+                for (index, action), item in zip(pending, resp["items"], strict=True):
                     result = next(iter(item.values()))
                     status = result.get("status", 500)
                     if status < 300 or status == 409 or (status == 404 and action.doc is None):
-                        ok += 1  # 409: a newer revision is already there; 404: already deleted
+                        ok[index] += 1  # 409: a newer revision is already there; 404: deleted
                     elif status in RETRYABLE_STATUS:
-                        retry.append(action)
+                        retry.append((index, action))
                         self._metrics.bulk_errors.labels(index, "retryable").inc()
                     else:
                         reason = _reason(result)
-                        permanent.append(Failed(action, status, reason))
+                        permanent.append((index, Failed(action, status, reason)))
                         self._metrics.bulk_errors.labels(index, "permanent").inc()
                         log.error(
                             "permanent bulk failure on %s/%s: %s", index, action.doc_id, reason
                         )
-                self._metrics.indexed.labels(index).inc(ok)
+                for index, n in ok.items():
+                    self._metrics.indexed.labels(index).inc(n)
             if not retry:
                 break
             attempt += 1
-            self._metrics.bulk_retries.labels(index).inc()
+            for index in {index for index, _ in retry}:
+                self._metrics.bulk_retries.labels(index).inc()
             # Past the bound we keep trying, slowly: giving up would lose data, and the offsets
             # stay uncommitted meanwhile, which is what the lag and stall alerts watch.
             delay = self._backoff * 2 ** min(attempt, self._max_retries)
@@ -136,9 +149,9 @@ def _latest_per_id(actions: Sequence[Action]) -> list[Action]:
     return list(latest.values())
 
 
-def _ndjson(index: str, actions: Sequence[Action]) -> bytes:
+def _ndjson(items: Sequence[Item]) -> bytes:
     lines: list[bytes] = []
-    for action in actions:
+    for index, action in items:
         meta: dict[str, Any] = {"_index": index, "_id": action.doc_id}
         if action.version is not None:
             meta["version"] = action.version
@@ -150,6 +163,10 @@ def _ndjson(index: str, actions: Sequence[Action]) -> bytes:
             lines.append(orjson.dumps(action.doc))
     lines.append(b"")
     return b"\n".join(lines)
+
+
+def _names(items: Sequence[Item]) -> str:
+    return ", ".join(sorted({index for index, _ in items}))
 
 
 def _reason(result: dict[str, Any]) -> str:

@@ -17,14 +17,21 @@ from streams.sinks.elastic import Action, ElasticSink, Failed, async_client
 
 
 @pytest.fixture
-def index(base_settings: Settings) -> Iterator[str]:
-    name = f"ascolto-test-sink-{uuid.uuid4().hex[:8]}"
+def indices(base_settings: Settings) -> Iterator[list[str]]:
+    """Two throwaway indices where ``n`` must be a number."""
+    names = [f"ascolto-test-sink-{uuid.uuid4().hex[:8]}" for _ in range(2)]
     es = client(base_settings.elastic)
-    es.indices.create(
-        index=name, mappings={"dynamic": "strict", "properties": {"n": {"type": "integer"}}}
-    )
-    yield name
-    es.options(ignore_status=404).indices.delete(index=name)
+    for name in names:
+        es.indices.create(
+            index=name, mappings={"dynamic": "strict", "properties": {"n": {"type": "integer"}}}
+        )
+    yield names
+    es.options(ignore_status=404).indices.delete(index=",".join(names))
+
+
+@pytest.fixture
+def index(indices: list[str]) -> str:
+    return indices[0]
 
 
 def write(
@@ -66,3 +73,39 @@ def test_each_items_outcome_is_read_from_the_filtered_response(
     assert registry.get_sample_value("ascolto_documents_indexed_total", {"index": index}) == 3
     errors = {"index": index, "kind": "permanent"}
     assert registry.get_sample_value("ascolto_elasticsearch_bulk_errors_total", errors) == 1
+
+
+def test_several_indices_in_one_request_each_get_their_own_outcomes(
+    base_settings: Settings, indices: list[str]
+) -> None:
+    first, second = indices
+    metrics = WorkerMetrics.create(CollectorRegistry(), (first, second))
+
+    async def run() -> dict[str, list[Failed]]:
+        es = async_client(base_settings.elastic.url, request_timeout=30)
+        try:
+            sink = ElasticSink(es, metrics, max_actions=2)  # three requests of two items
+            return await sink.write_many(
+                {
+                    first: [Action("a", {"n": 1}, 1), Action("same-id", {"n": 2}, 1)],
+                    second: [
+                        Action("same-id", {"n": "not a number"}, 1),
+                        Action("b", {"n": 3}, 1),
+                        Action("b", {"n": 4}, 2),  # same id: only the newest is sent
+                        Action("c", {"n": 5}, 1),
+                    ],
+                }
+            )
+        finally:
+            await es.close()
+
+    failed = asyncio.run(run())
+    assert failed[first] == []
+    assert [(f.action.doc_id, f.status) for f in failed[second]] == [("same-id", 400)]
+    es = client(base_settings.elastic)
+    assert es.get(index=first, id="same-id")["_source"] == {"n": 2}
+    assert es.get(index=second, id="b")["_source"] == {"n": 4}
+    assert not es.exists(index=second, id="same-id")
+    indexed = metrics.registry.get_sample_value
+    assert indexed("ascolto_documents_indexed_total", {"index": first}) == 2
+    assert indexed("ascolto_documents_indexed_total", {"index": second}) == 2

@@ -6,7 +6,7 @@ tests/integration covers the real ones (test_stream_core, test_elastic_sink)."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pytest
@@ -28,14 +28,23 @@ K, E = SETTINGS.kafka, SETTINGS.elastic
 
 class FakeSink:
     def __init__(self, refuse: frozenset[str] = frozenset()) -> None:
-        self.writes: list[tuple[str, list[Action]]] = []
+        self.requests: list[dict[str, list[Action]]] = []  # one per write_many
         self.refuse = refuse
 
-    async def write(self, index: str, actions: Sequence[Action]) -> list[Failed]:
-        self.writes.append((index, list(actions)))
-        return [
-            Failed(a, 400, "mapper_parsing_exception") for a in actions if a.doc_id in self.refuse
-        ]
+    async def write_many(self, writes: Mapping[str, Sequence[Action]]) -> dict[str, list[Failed]]:
+        self.requests.append({index: list(actions) for index, actions in writes.items()})
+        return {
+            index: [
+                Failed(a, 400, "mapper_parsing_exception")
+                for a in actions
+                if a.doc_id in self.refuse
+            ]
+            for index, actions in writes.items()
+        }
+
+    @property
+    def writes(self) -> list[tuple[str, list[Action]]]:
+        return [pair for request in self.requests for pair in request.items()]
 
 
 class FakeProducer:
@@ -78,13 +87,13 @@ def indexer(sink: FakeSink) -> tuple[Indexer, WorkerMetrics]:
     return Indexer(SETTINGS, metrics, sink), metrics  # type: ignore[arg-type]
 
 
-async def test_each_topic_goes_to_its_own_index_and_new_contacts_are_timed() -> None:
+async def test_each_topic_goes_to_its_own_index_in_one_request_and_contacts_are_timed() -> None:
     sink, producer = FakeSink(), FakeProducer()
     idx, metrics = indexer(sink)
     batch = threaded_batch()
     await idx.index(batch, producer)  # type: ignore[arg-type]
 
-    written = {index: actions for index, actions in sink.writes}
+    [written] = sink.requests
     assert set(written) == {E.contacts, E.conversations, E.sla_events}
     contact_ids = {a.doc_id for a in written[E.contacts]}
     assert contact_ids == {r["contact"]["contact_id"] for r in RECORDS}
