@@ -48,8 +48,9 @@ from streams.sla.wakeups import DueIndex, WakeIndex
 from streams.sla.watermark import Watermark
 
 # The due-clock timer re-judges at most SLA_KEYS_PER_TICK customers a tick (the others stay
-# due for the next one). Both it and the thread agent let the other agents (route, the
-# indexer, the producer's sender) run every YIELD_EVERY customers: a step can take milliseconds.
+# due for the next one). Both it and the thread agent let the other tasks (the route agent,
+# the indexer, the producer's sender) run every YIELD_EVERY customers: a step can take
+# milliseconds.
 SLA_KEYS_PER_TICK = 1000
 # Messages of parsed timelines kept in memory beside the table (streams.agents.state_cache):
 # a few KiB each with their derived views.
