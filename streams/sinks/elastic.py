@@ -104,8 +104,8 @@ class ElasticSink:
                 )
             except (ConnectionError, TransportError) as exc:
                 retry: list[Item] = pending
-                log.warning("bulk to %s failed (%s); retrying %d items", _names(retry), exc,
-                            len(retry))  # fmt: skip
+                indices = ", ".join(sorted({index for index, _ in retry}))
+                log.warning("bulk to %s failed (%s); retrying %d items", indices, exc, len(retry))
             else:
                 retry = []
                 ok: Counter[str] = Counter()
@@ -140,7 +140,7 @@ class ElasticSink:
 
 
 def _latest_per_id(actions: Sequence[Action]) -> list[Action]:
-    """Within one bulk request keep only the newest action per id (fewer writes, no self-409)."""
+    """Within one write keep only the newest action per id (fewer writes, no self-409)."""
     latest: dict[str, Action] = {}
     for action in actions:
         seen = latest.get(action.doc_id)
@@ -163,10 +163,6 @@ def _ndjson(items: Sequence[Item]) -> bytes:
             lines.append(orjson.dumps(action.doc))
     lines.append(b"")
     return b"\n".join(lines)
-
-
-def _names(items: Sequence[Item]) -> str:
-    return ", ".join(sorted({index for index, _ in items}))
 
 
 def _reason(result: dict[str, Any]) -> str:
