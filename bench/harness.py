@@ -22,6 +22,7 @@ from ascolto.search import client, setup_indices
 from ascolto.topics import ensure_topics
 from tests.integration.conftest import (
     ASCOLTO,
+    WORKER_ONLY_METRIC,
     Pipeline,
     Proc,
     free_port,
@@ -107,7 +108,7 @@ def start_workers(pipe: Pipeline) -> None:
     for proc in all_workers(pipe):
         proc.start()
     for proc in all_workers(pipe):
-        wait_http(metrics_url(proc), b"ascolto_", 120, proc)
+        wait_http(metrics_url(proc), WORKER_ONLY_METRIC, 120, proc)
 
 
 def stop_pipeline(pipe: Pipeline) -> None:

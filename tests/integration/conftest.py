@@ -28,12 +28,25 @@ from ascolto.search import client, delete_indices, setup_indices
 from ascolto.topics import ensure_topics, topic_specs
 
 ASCOLTO = str(Path(sys.executable).parent / "ascolto")
+# in the /metrics of a worker or an indexer, not of the ingest service: ready means this one is
+WORKER_ONLY_METRIC = b"ascolto_customer_timelines_expired_total"
+
+
+_handed_out: set[int] = set()
 
 
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A port free now and not handed out before in this process. The kernel can give the
+    same ephemeral port to two binds in a row once the first socket is closed: a pipeline's
+    ingest and worker then got one port, and the worker's readiness check was answered by
+    the ingest's /metrics."""
+    while True:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = int(s.getsockname()[1])
+        if port not in _handed_out:
+            _handed_out.add(port)
+            return port
 
 
 @pytest.fixture(scope="session")
@@ -100,7 +113,7 @@ class Pipeline:
 
     def start_worker(self) -> None:
         self.worker.start()
-        wait_http(self.worker_metrics_url, b"ascolto_", 120, self.worker)
+        wait_http(self.worker_metrics_url, WORKER_ONLY_METRIC, 120, self.worker)
 
     def restart_worker(self, sig: int = signal.SIGTERM) -> None:
         self.worker.stop(sig)

@@ -22,6 +22,7 @@ from services.observe import read_topic, wait_settled, wait_until
 from services.report import customer_messages, summarise
 from tests.integration.conftest import (
     ASCOLTO,
+    WORKER_ONLY_METRIC,
     Pipeline,
     Proc,
     free_port,
@@ -215,7 +216,7 @@ def test_indexer_in_its_own_process_survives_a_crash(base_settings: Settings, tm
 
     def start_indexer() -> None:
         indexer.start()
-        wait_http(metrics_url, b"ascolto_", 60, indexer)
+        wait_http(metrics_url, WORKER_ONLY_METRIC, 60, indexer)
 
     try:
         start_indexer()
