@@ -86,11 +86,16 @@ def read_topic(
         consumer.close()
 
 
+class LagUnknown(RuntimeError):
+    """The lag cannot be read now."""
+
+
 def pipeline_lag(settings: Settings) -> int:
     """Messages not committed yet, over every topic the stream and index stages consume.
 
     Each stage commits a batch only after its results are written (Elasticsearch included),
-    so zero lag means everything sent so far is processed and indexed.
+    so zero lag means everything sent so far is processed and indexed. Raises LagUnknown
+    while a topic's partitions are not known.
     """
     k, w = settings.kafka, settings.worker
     topics_of = {
@@ -108,9 +113,12 @@ def pipeline_lag(settings: Settings) -> int:
             for tp, meta in groups.get(group, {}).items()
             if tp.topic in its_topics
         }
-        tps = [
-            TopicPartition(t, p) for t in topics for p in (consumer.partitions_for_topic(t) or ())
-        ]
+        tps = []
+        for topic in sorted(topics):
+            partitions = consumer.partitions_for_topic(topic)
+            if not partitions:  # no metadata (yet): counting nothing would read as settled
+                raise LagUnknown(f"no partitions known for {topic}")
+            tps += [TopicPartition(topic, p) for p in partitions]
         ends = consumer.end_offsets(tps)
         return sum(max(0, end - committed.get(tp, 0)) for tp, end in ends.items())
     finally:
@@ -125,7 +133,11 @@ def wait_settled(settings: Settings, timeout_s: float = 300) -> None:
 
     def settled() -> bool:
         nonlocal calm
-        calm = calm + 1 if pipeline_lag(settings) == 0 else 0
+        try:
+            lag: int | None = pipeline_lag(settings)
+        except LagUnknown:
+            lag = None
+        calm = calm + 1 if lag == 0 else 0
         return calm >= 2
 
     wait_until(settled, timeout_s, "the pipeline to process everything")
