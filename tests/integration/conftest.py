@@ -36,10 +36,10 @@ _handed_out: set[int] = set()
 
 
 def free_port() -> int:
-    """A port free now and not handed out before in this process. The kernel can give the
-    same ephemeral port to two binds in a row once the first socket is closed: a pipeline's
-    ingest and worker then got one port, and the worker's readiness check was answered by
-    the ingest's /metrics."""
+    """A port free now and not handed out before in this process. The kernel may give the
+    same ephemeral port to two binds in a row once the first socket is closed; in one CI run
+    a worker's readiness check was answered at once by what was most likely its pipeline's
+    ingest, on the same port."""
     while True:
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
