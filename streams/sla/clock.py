@@ -79,8 +79,7 @@ class Schedule:
 
 def schedule(target: OwedTarget, rule: Rule, calendar: Calendar) -> Schedule:
     """Warn point and deadline of a clock; None while an open-ended pause holds them back."""
-    clock = _Clock(target, rule, calendar, target.stopped_at_ms)
-    return Schedule(clock.warn_at, clock.deadline, target.stopped_at_ms)
+    return _schedule(_Clock(target, rule, calendar, target.stopped_at_ms))
 
 
 def evaluate(target: OwedTarget, rule: Rule, calendar: Calendar, now_ms: int) -> list[SlaEvent]:
@@ -120,7 +119,7 @@ def assess(target: OwedTarget, rule: Rule, calendar: Calendar, now_ms: int) -> A
     return Assessment(
         events,
         _next_change(full, now_ms),
-        Schedule(full.warn_at, full.deadline, target.stopped_at_ms),
+        _schedule(full),
         _outcome(events),
     )
 
@@ -148,6 +147,11 @@ def _outcome(events: list[SlaEvent]) -> Outcome:
     if "met" in types:
         return "met"
     return "breached" if "breached" in types else "open"
+
+
+def _schedule(clock: _Clock) -> Schedule:
+    """schedule() of a clock built with its final stop."""
+    return Schedule(clock.warn_at, clock.deadline, clock.target.stopped_at_ms)
 
 
 def _next_change(clock: _Clock, now_ms: int) -> int | None:
