@@ -132,13 +132,11 @@ def create_app(settings: Settings) -> faust.App:
         sink=ElasticSink(es, metrics, max_actions=settings.elastic.bulk_max_actions),
     )
 
+    # The agents' sources. Outputs go through app.producer itself (streams.agents.publish);
+    # the worker created every topic on start (ascolto.topics).
     raw = _raw_topic(app, k.raw)
     keyed = _raw_topic(app, k.keyed)
-    enriched = _raw_topic(app, k.enriched)
-    conversations = _raw_topic(app, k.conversations)
-    dlq = _raw_topic(app, k.dlq)
     customers = _raw_topic(app, k.customers)
-    sla_topic = _raw_topic(app, k.sla_events)
 
     # The directory is global: every worker needs every customer to route any contact.
     # key_type/value_type bytes: faust then (de)serialises table changelogs as raw bytes.
@@ -151,7 +149,8 @@ def create_app(settings: Settings) -> faust.App:
 
     async def dead_letter(letters: Sequence[DeadLetter]) -> None:
         for letter in letters:
-            await dlq.send(key=(letter.contact_id or "").encode() or None, value=letter.encode())
+            key = (letter.contact_id or "").encode() or None
+            await app.producer.send(k.dlq, key, letter.encode(), None, None, None)
             metrics.dead_lettered.labels(letter.stage, letter.reason_code).inc()
 
     @lru_cache(maxsize=65536)
@@ -195,7 +194,7 @@ def create_app(settings: Settings) -> faust.App:
         async def handle(events: Sequence[EventT]) -> None:
             routed = route_batch(events, pipe.codec, pipe.enricher, lookup)
             for key, value in routed.keyed:
-                await keyed.send(key=key, value=value)
+                await app.producer.send(k.keyed, key, value, None, None, None)
             await dead_letter(routed.dead)
             for channel, direction in routed.channels:
                 metrics.processed.labels(channel, direction).inc()
@@ -207,7 +206,7 @@ def create_app(settings: Settings) -> faust.App:
 
         await batches(stream, "route", handle)
 
-    outputs = Outputs(pipe.codec, metrics, enriched, conversations, sla_topic)
+    outputs = Outputs(pipe.codec, metrics, app.producer, k.enriched, k.conversations, k.sla_events)
     watermark = Watermark(w.sla.allowed_lateness_s * 1000)
     wake_index = WakeIndex()
     expiry = DueIndex()  # customers by when their whole timeline outlives the retention
