@@ -18,8 +18,8 @@ from streams.metrics import WorkerMetrics
 class Outputs:
     """The thread stage's output topics, written through faust's own producer.
 
-    Not through ``Topic.send``: the stage sends about four records per contact, and in the
-    bench's paced phase a ``Topic.send`` took 0.2 ms on average (6 % of them over 0.5 ms),
+    Not through ``Topic.send``: the stage sends four to five records per contact, and in
+    the bench a ``Topic.send`` took 0.2-0.3 ms on average (4-6 % of them over 0.5 ms),
     against 13 us for the producer's own send; publishing was two thirds of the stage's
     time. Faust flushes this producer before it commits offsets, so at-least-once holds as
     with ``Topic.send``.
