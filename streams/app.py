@@ -229,9 +229,9 @@ def create_app(settings: Settings) -> faust.App:
 
     async def keep(key: bytes, state: thread_stage.TimelineState) -> None:
         """Write the table and its changelog. Not as ``timelines[key] = value``: faust sends
-        that changelog record through its topic machinery, which cost the outputs ten times
+        that changelog record through its topic machinery, which cost the outputs 15-20 times
         the producer's own send (streams.agents.publish). The producer is the one faust
-        flushes before it commits offsets."""
+        flushes before it commits offsets; the partitioner picks the partition faust would."""
         value = state.dump()
         timelines.raw_update({key: value})  # the store alone
         await app.producer.send(changelog, key, value, None, None, None)
