@@ -201,6 +201,41 @@ def test_worker_crash_mid_import_loses_and_double_counts_nothing(
         teardown_pipeline(pipe)
 
 
+def test_two_workers_hand_timelines_over_when_one_crashes(
+    base_settings: Settings, tmp_path
+) -> None:
+    """Two workers share the partitions. One is killed mid-import and started again: each
+    rebalance moves customers' timelines between them through the changelog, which they
+    write themselves (streams.app keep), so a changelog record on another partition than its
+    customer's would leave the new owner without that history and the figures wrong."""
+    pipe = make_pipeline(base_settings, tmp_path, {"ASCOLTO_BATCH_SIZE": "200"})
+    port = free_port()
+    env = {
+        **pipe.env,
+        "ASCOLTO_WORKER_WEB_PORT": str(port),
+        "ASCOLTO_WORKER_DATA_DIR": str(tmp_path / "second-worker-data"),
+    }
+    second = Proc("second worker", [ASCOLTO, "worker"], env, tmp_path / "second-worker.log")
+    pipe.extra_workers.append(second)
+
+    def start_second() -> None:
+        second.start()
+        wait_http(f"http://127.0.0.1:{port}/metrics", WORKER_ONLY_METRIC, 120, second)
+
+    try:
+        start_second()
+        crash_mid_import(pipe, tmp_path, 4000, second, start_second)
+        # both hold a share of the timelines (the gauge is refreshed every 5 s)
+        for url in (pipe.worker_metrics_url, f"http://127.0.0.1:{port}/metrics"):
+            wait_until(
+                lambda u=url: total(scrape(u), "ascolto_customer_timelines") > 0,  # type: ignore[misc]
+                30,
+                f"timelines at {url}",
+            )
+    finally:
+        teardown_pipeline(pipe)
+
+
 def test_indexer_in_its_own_process_survives_a_crash(base_settings: Settings, tmp_path) -> None:
     """``ascolto indexer`` beside a worker that does not index: killed mid-import and started
     again, it still indexes every contact once, with the figures of an independent count."""
