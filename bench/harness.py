@@ -22,12 +22,12 @@ from ascolto.search import client, setup_indices
 from ascolto.topics import ensure_topics
 from tests.integration.conftest import (
     ASCOLTO,
-    WORKER_ONLY_METRIC,
     Pipeline,
     Proc,
     free_port,
     teardown_pipeline,
     wait_http,
+    wait_ready,
 )
 
 USED_NAMES: list[str] = []  # every prefix this process made, for the report
@@ -70,17 +70,9 @@ def start_pipeline(
     work = Proc("worker", [ASCOLTO, "worker"], env, tmp / uid / "worker.log")
     pipe = Pipeline(settings, env, ingest, work, client(settings.elastic))
     for n in range(2, workers + 1):
-        own = {
-            **env,
-            "ASCOLTO_WORKER_WEB_PORT": str(free_port()),
-            "ASCOLTO_WORKER_DATA_DIR": str(tmp / uid / f"worker{n}-data"),
-        }
-        log = tmp / uid / f"worker{n}.log"
-        pipe.extra_workers.append(Proc(f"worker{n}", [ASCOLTO, "worker"], own, log))
+        pipe.add_worker(f"worker{n}")
     for n in range(1, indexers + 1):
-        own = {**env, "ASCOLTO_INDEXER_WEB_PORT": str(free_port())}
-        log = tmp / uid / f"indexer{n}.log"
-        pipe.extra_workers.append(Proc(f"indexer{n}", [ASCOLTO, "indexer"], own, log))
+        pipe.add_worker(f"indexer{n}", "indexer")
     try:
         ingest.start()
         wait_http(f"{pipe.ingest_url}/healthz", b"true", 60, ingest)
@@ -97,18 +89,12 @@ def all_workers(pipe: Pipeline) -> list[Proc]:
     return [pipe.worker, *pipe.extra_workers]
 
 
-def metrics_url(worker: Proc) -> str:
-    indexer = worker.args[-1] == "indexer"
-    port = worker.env["ASCOLTO_INDEXER_WEB_PORT" if indexer else "ASCOLTO_WORKER_WEB_PORT"]
-    return f"http://127.0.0.1:{port}/metrics"
-
-
 def start_workers(pipe: Pipeline) -> None:
     """Start every worker of the pipeline at once, then wait until each serves /metrics."""
     for proc in all_workers(pipe):
         proc.start()
     for proc in all_workers(pipe):
-        wait_http(metrics_url(proc), WORKER_ONLY_METRIC, 120, proc)
+        wait_ready(proc)
 
 
 def stop_pipeline(pipe: Pipeline) -> None:

@@ -33,7 +33,6 @@ from prometheus_client.parser import text_string_to_metric_families
 from bench.harness import (
     Offsets,
     all_workers,
-    metrics_url,
     start_pipeline,
     start_workers,
     stop_pipeline,
@@ -43,7 +42,7 @@ from bench.monitor import Monitor
 from bench.profile import write_summary
 from bench.workload import Workload
 from streams.metrics import GC_GENERATIONS, STAGES
-from tests.integration.conftest import Pipeline
+from tests.integration.conftest import Pipeline, metrics_url
 
 BATCH = 500  # contacts per request in the batch phases
 BATCH_CONCURRENCY = 4

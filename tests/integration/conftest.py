@@ -109,15 +109,41 @@ class Pipeline:
 
     @property
     def worker_metrics_url(self) -> str:
-        return f"http://127.0.0.1:{self.settings.worker.web_port}/metrics"
+        return metrics_url(self.worker)
 
     def start_worker(self) -> None:
         self.worker.start()
-        wait_http(self.worker_metrics_url, WORKER_ONLY_METRIC, 120, self.worker)
+        wait_ready(self.worker)
 
     def restart_worker(self, sig: int = signal.SIGTERM) -> None:
         self.worker.stop(sig)
         self.start_worker()
+
+    def add_worker(self, name: str, command: str = "worker") -> Proc:
+        """Another process of the pipeline, not started: a stream-stage worker (``worker``) in
+        the same consumer group, or an index-stage one (``indexer``), with its own web port
+        and data dir, and its log beside the first worker's."""
+        logs = self.worker.log.parent
+        own = {
+            **self.env,
+            "ASCOLTO_WORKER_WEB_PORT": str(free_port()),
+            "ASCOLTO_WORKER_DATA_DIR": str(logs / f"{name}-data"),
+            "ASCOLTO_INDEXER_WEB_PORT": str(free_port()),
+        }
+        proc = Proc(name, [ASCOLTO, command], own, logs / f"{name}.log")
+        self.extra_workers.append(proc)
+        return proc
+
+
+def metrics_url(worker: Proc) -> str:
+    indexer = worker.args[-1] == "indexer"
+    port = worker.env["ASCOLTO_INDEXER_WEB_PORT" if indexer else "ASCOLTO_WORKER_WEB_PORT"]
+    return f"http://127.0.0.1:{port}/metrics"
+
+
+def wait_ready(worker: Proc, timeout: float = 120) -> None:
+    """Until the worker or indexer serves its own metrics (not an ingest on a reused port)."""
+    wait_http(metrics_url(worker), WORKER_ONLY_METRIC, timeout, worker)
 
 
 def wait_http(url: str, needle: bytes, timeout: float, proc: Proc) -> None:

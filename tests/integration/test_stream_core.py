@@ -21,14 +21,12 @@ from services.importers.twitter import read_archive
 from services.observe import read_topic, wait_settled, wait_until
 from services.report import customer_messages, summarise
 from tests.integration.conftest import (
-    ASCOLTO,
-    WORKER_ONLY_METRIC,
     Pipeline,
     Proc,
-    free_port,
     make_pipeline,
+    metrics_url,
     teardown_pipeline,
-    wait_http,
+    wait_ready,
 )
 from tests.support.twitter_archive import MBOX_AGENTS, generate, write_mbox
 
@@ -209,24 +207,17 @@ def test_two_workers_hand_timelines_over_when_one_crashes(
     write themselves (streams.app keep), so a changelog record on another partition than its
     customer's would leave the new owner without that history and the figures wrong."""
     pipe = make_pipeline(base_settings, tmp_path, {"ASCOLTO_BATCH_SIZE": "200"})
-    port = free_port()
-    env = {
-        **pipe.env,
-        "ASCOLTO_WORKER_WEB_PORT": str(port),
-        "ASCOLTO_WORKER_DATA_DIR": str(tmp_path / "second-worker-data"),
-    }
-    second = Proc("second worker", [ASCOLTO, "worker"], env, tmp_path / "second-worker.log")
-    pipe.extra_workers.append(second)
+    second = pipe.add_worker("second-worker")
 
     def start_second() -> None:
         second.start()
-        wait_http(f"http://127.0.0.1:{port}/metrics", WORKER_ONLY_METRIC, 120, second)
+        wait_ready(second)
 
     try:
         start_second()
         crash_mid_import(pipe, tmp_path, 4000, second, start_second)
         # both hold a share of the timelines (the gauge is refreshed every 5 s)
-        for url in (pipe.worker_metrics_url, f"http://127.0.0.1:{port}/metrics"):
+        for url in (pipe.worker_metrics_url, metrics_url(second)):
             wait_until(
                 lambda u=url: total(scrape(u), "ascolto_customer_timelines") > 0,  # type: ignore[misc]
                 30,
@@ -239,19 +230,12 @@ def test_two_workers_hand_timelines_over_when_one_crashes(
 def test_indexer_in_its_own_process_survives_a_crash(base_settings: Settings, tmp_path) -> None:
     """``ascolto indexer`` beside a worker that does not index: killed mid-import and started
     again, it still indexes every contact once, with the figures of an independent count."""
-    port = free_port()
-    pipe = make_pipeline(
-        base_settings,
-        tmp_path,
-        {"ASCOLTO_INDEX_INLINE": "false", "ASCOLTO_INDEXER_WEB_PORT": str(port)},
-    )
-    indexer = Proc("indexer", [ASCOLTO, "indexer"], pipe.env, tmp_path / "indexer.log")
-    pipe.extra_workers.append(indexer)
-    metrics_url = f"http://127.0.0.1:{port}/metrics"
+    pipe = make_pipeline(base_settings, tmp_path, {"ASCOLTO_INDEX_INLINE": "false"})
+    indexer = pipe.add_worker("indexer", "indexer")
 
     def start_indexer() -> None:
         indexer.start()
-        wait_http(metrics_url, WORKER_ONLY_METRIC, 60, indexer)
+        wait_ready(indexer, 60)
 
     try:
         start_indexer()
@@ -259,7 +243,10 @@ def test_indexer_in_its_own_process_survives_a_crash(base_settings: Settings, tm
         contacts = pipe.settings.elastic.contacts
         worker = scrape(pipe.worker_metrics_url)
         assert total(worker, "ascolto_documents_indexed_total", index=contacts) == 0
-        assert total(scrape(metrics_url), "ascolto_documents_indexed_total", index=contacts) > 0
+        indexed = total(
+            scrape(metrics_url(indexer)), "ascolto_documents_indexed_total", index=contacts
+        )
+        assert indexed > 0
     finally:
         teardown_pipeline(pipe)
 
