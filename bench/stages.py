@@ -7,7 +7,9 @@
   and the worker's CPU seconds per 1,000 contacts until everything is indexed.
 - ``end_to_end``: with everything running, post the workload as fast as ingest takes it and
   time until every contact is searchable; then post new contacts at half that rate and poll
-  Elasticsearch for a sample of them: received -> searchable latency.
+  Elasticsearch for a sample of them: received -> searchable latency. The new contacts carry
+  on where the flood's event time ended, as live traffic would (starting again at the flood's
+  first day made them weeks late: in the soak, older than the retention).
 """
 
 from __future__ import annotations
@@ -446,7 +448,9 @@ def end_to_end(
         _stop_profiler(profiler)
         profiler = _start_profiler(pipe.worker.popen.pid, opts.profile, "e2e_paced")
         before_paced = scrape_workers(pipe)
-        latency = _paced(pipe, opts, opts.paced_rate or e2e_per_s / 2)
+        latency = _paced(
+            pipe, opts, opts.paced_rate or e2e_per_s / 2, workload.summary.last_occurred_ms
+        )
         latency["worker"] = paced_breakdown(before_paced, scrape_workers(pipe), latency["seconds"])
         _stop_profiler(profiler)
         profiler = None
@@ -485,9 +489,9 @@ def end_to_end(
     }
 
 
-def _paced(pipe: Pipeline, opts: Options, rate: float) -> dict[str, Any]:
+def _paced(pipe: Pipeline, opts: Options, rate: float, after_ms: int) -> dict[str, Any]:
     n = int(min(max(200, rate * opts.latency_s), max(200, opts.size)))
-    workload = Workload(n, opts.seed + 1, source="bench-paced")
+    workload = Workload(n, opts.seed + 1, source="bench-paced", start_ms=after_ms)
     per_request = int(min(50, max(1, round(rate / 50))))  # about 50 requests a second
     bodies = encode_batches(workload.contacts(), per_request)
     every = max(1, workload.summary.valid // 3000)  # at most ~3,000 sampled contacts
@@ -495,8 +499,11 @@ def _paced(pipe: Pipeline, opts: Options, rate: float) -> dict[str, Any]:
     seen_ids: set[str] = set()
     counter = 0
 
+    answer_s: list[float] = []  # ingest's response times: Kafka acknowledged the contacts
+
     def on_answer(sent: float, answered: float, answer: dict[str, Any]) -> None:
         nonlocal counter
+        answer_s.append(answered - sent)
         sample = []
         for contact_id in answer["ids"]:
             counter += 1
@@ -523,6 +530,8 @@ def _paced(pipe: Pipeline, opts: Options, rate: float) -> dict[str, Any]:
         "per_request": per_request,
         "achieved_per_s": stats.per_s,
         "behind_schedule_max_s": round(stats.behind_s, 3),
+        "ingest_answer_mean_s": round(statistics.fmean(answer_s), 4) if answer_s else None,
+        "ingest_answer_max_s": round(max(answer_s), 4) if answer_s else None,
         "samples": len(latencies),
         "probe_errors": probe.errors,
         "p50_s": _quantile(latencies, 0.50),
@@ -574,7 +583,9 @@ def gc_pauses(metrics: dict) -> dict[str, dict[str, float]]:
 def paced_breakdown(before: dict, after: dict, seconds: float) -> dict[str, Any]:
     """Where the worker spent the paced phase, from its metrics' growth over it: per stage,
     batches, their mean size and duration, and the share of the phase spent in them (busy);
-    the mean latency from ingest to indexed (the probe adds the refresh to it); GC pauses."""
+    the mean wait from ingest to each stream stage, and to indexed (the probe adds the refresh
+    to it); GC pauses;
+    customers' timelines expired meanwhile."""
 
     def grew(name: str, **labels: str) -> float:
         return total(after, name, **labels) - total(before, name, **labels)
@@ -600,15 +611,22 @@ def paced_breakdown(before: dict, after: dict, seconds: float) -> dict[str, Any]
             ),
             "busy": round(busy_s / seconds, 3),
         }
+    waited = {}
+    for stage in ("route", "thread"):
+        taken = grew("ascolto_stage_wait_seconds_count", stage=stage)
+        if taken:
+            waited[stage] = round(grew("ascolto_stage_wait_seconds_sum", stage=stage) / taken, 3)
     indexed = grew("ascolto_end_to_end_latency_seconds_count")
     gc_name = "ascolto_gc_pause_seconds"
     return {
         "stages": stages,
+        "waited_mean_s": waited,  # from ingest to the start of the stage's batch
         "indexed_latency_mean_s": (
             round(grew("ascolto_end_to_end_latency_seconds_sum") / indexed, 3) if indexed else None
         ),
         "gc_busy": round(grew(f"{gc_name}_sum") / seconds, 4),
         "gc_over_50ms": grew(f"{gc_name}_count") - grew(f"{gc_name}_bucket", le="0.05"),
+        "timelines_expired": grew("ascolto_customer_timelines_expired_total"),
     }
 
 

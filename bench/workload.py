@@ -154,6 +154,7 @@ class Summary:
     threads: int = 0
     customers: int = 0
     late: int = 0
+    last_occurred_ms: int = 0  # the latest event time of a valid contact
     channels: Counter[str] = field(default_factory=Counter)
     body_chars: dict[str, list[int]] = field(default_factory=dict)  # channel -> [sum, count, max]
 
@@ -172,15 +173,19 @@ class Workload:
     """``size`` contacts (duplicates and malformed ones included) from ``seed``.
 
     ``source`` goes into every contact (the contact id derives from source and source_id):
-    two workloads with different sources never share a contact.
+    two workloads with different sources never share a contact. Event time starts at
+    ``start_ms``: a workload that continues another starts after its ``last_occurred_ms``.
     """
 
-    def __init__(self, size: int, seed: int = 1, source: str = "bench") -> None:
+    def __init__(
+        self, size: int, seed: int = 1, source: str = "bench", start_ms: int = START_MS
+    ) -> None:
         if size < 1:
             raise ValueError("a workload needs at least one contact")
         self.size = size
         self.seed = seed
         self.source = source
+        self.start_ms = start_ms
         self.n_customers = max(20, size // 6)
         self.summary = Summary()
 
@@ -189,7 +194,7 @@ class Workload:
         summary = self.summary = Summary(customers=self.n_customers)
         pending: list[tuple[int, int, dict[str, Any]]] = []  # (arrival ms, seq, contact)
         seq = 0
-        t = START_MS
+        t = self.start_ms
         # threads average about 4.5 contacts: space their starts to keep CONTACTS_PER_DAY
         mean_gap_ms = 86_400_000 * 4.5 / CONTACTS_PER_DAY
         emitted = 0
@@ -234,6 +239,7 @@ class Workload:
         stats[0] += len(contact["body"])
         stats[1] += 1
         stats[2] = max(stats[2], len(contact["body"]))
+        s.last_occurred_ms = max(s.last_occurred_ms, contact["occurred_at"])
 
     # --- one thread ---------------------------------------------------------------------------
 

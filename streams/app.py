@@ -37,7 +37,7 @@ from streams.agents.state_cache import ParsedTimelines
 from streams.gc_pauses import watch as watch_gc_pauses
 from streams.graceful import finish_even_if_cancelled, until_done
 from streams.indexer import Indexer
-from streams.metrics import WorkerMetrics
+from streams.metrics import WorkerMetrics, observe_waits
 from streams.rules.enrich import Enricher
 from streams.rules.threading import ThreadingParams
 from streams.sinks.dead_letter import DeadLetter
@@ -188,11 +188,13 @@ def create_app(settings: Settings) -> faust.App:
             metrics.stage_seconds.labels(stage).observe(time.perf_counter() - started)
 
     seen_groups: set[tuple[str, str]] = set()
+    route_waited, thread_waited = (metrics.stage_wait.labels(s) for s in ("route", "thread"))
 
     @app.agent(raw, concurrency=1)
     async def route(stream: StreamT) -> None:
         async def handle(events: Sequence[EventT]) -> None:
             routed = route_batch(events, pipe.codec, pipe.enricher, lookup)
+            observe_waits(route_waited, routed.started_ms, routed.received_ms)
             for key, value in routed.keyed:
                 await app.producer.send(k.keyed, key, value, None, None, None)
             await dead_letter(routed.dead)
@@ -252,6 +254,7 @@ def create_app(settings: Settings) -> faust.App:
     @app.agent(keyed, concurrency=1)
     async def thread(stream: StreamT) -> None:
         async def handle(events: Sequence[EventT]) -> None:
+            started_ms = thread_stage.now_ms()
             items: list[tuple[bytes, dict[str, Any]]] = []
             dead: list[DeadLetter] = []
             for event in events:
@@ -262,6 +265,9 @@ def create_app(settings: Settings) -> faust.App:
                     continue
                 watermark.observe(record["contact"]["occurred_at"])
                 items.append((event.message.key or b"", record))
+            observe_waits(
+                thread_waited, started_ms, (r["contact"]["received_at"] for _, r in items)
+            )
             sla = sla_context()
             async with stepping:
                 groups = thread_stage.group_by_key(items).items()

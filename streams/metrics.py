@@ -7,8 +7,9 @@ own web port, and Prometheus scrapes every worker as a separate target.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
@@ -41,6 +42,7 @@ class WorkerMetrics:
     dead_lettered: Counter
     published: Counter
     latency: Histogram
+    stage_wait: Histogram
     stage_seconds: Histogram
     batch_size: Histogram
     bulk_errors: Counter
@@ -98,6 +100,14 @@ class WorkerMetrics:
             latency=Histogram(
                 "ascolto_end_to_end_latency_seconds",
                 "From ingest's received_at to the contact being indexed in Elasticsearch.",
+                buckets=LATENCY_BUCKETS,
+                registry=registry,
+            ),
+            stage_wait=Histogram(
+                "ascolto_stage_wait_seconds",
+                "From ingest's received_at to the start of the batch of a stream stage that "
+                "takes the contact: where the end-to-end latency builds up, hop by hop.",
+                ["stage"],
                 buckets=LATENCY_BUCKETS,
                 registry=registry,
             ),
@@ -219,6 +229,8 @@ class WorkerMetrics:
         for stage in STAGES:
             m.stage_seconds.labels(stage)
             m.batch_size.labels(stage)
+        for stage in ("route", "thread"):
+            m.stage_wait.labels(stage)
         for kind in ("exact", "near"):
             m.deduplicated.labels(kind)
         # Zeros before the first failure: rate() and increase() need a sample before the jump.
@@ -244,3 +256,9 @@ class WorkerMetrics:
         for sentiment in ("negative", "neutral", "positive"):
             for priority in ("P1", "P2", "P3", "P4"):
                 self.inbound.labels(brand, channel, sentiment, priority)
+
+
+def observe_waits(waited: Any, started_ms: int, received_ms: Iterable[int]) -> None:
+    """Each contact's wait from ingest (received_at, ms) to a stage's batch started_ms."""
+    for received in received_ms:
+        waited.observe(max(0, started_ms - received) / 1000)

@@ -31,6 +31,8 @@ class Routed:
     channels: list[tuple[str, str]] = field(default_factory=list)
     inbound: list[tuple[str, str, str, str | None]] = field(default_factory=list)
     groups: set[tuple[str, str]] = field(default_factory=set)  # (brand, channel) seen
+    started_ms: int = 0
+    received_ms: list[int] = field(default_factory=list)  # when ingest took each valid contact
 
     def new_groups(self, seen: set[tuple[str, str]]) -> list[tuple[str, str]]:
         """The (brand, channel) pairs of this batch not seen before; remembers them."""
@@ -73,8 +75,8 @@ def enriched_record(
 def route_batch(
     events: Sequence[EventT], codec: Codec, enricher: Enricher, lookup: Lookup
 ) -> Routed:
-    out = Routed()
     now_ms = int(time.time() * 1000)
+    out = Routed(started_ms=now_ms)
     valid: list[tuple[EventT, dict[str, Any], Identity]] = []
     for event in events:
         try:
@@ -90,6 +92,7 @@ def route_batch(
             )
             continue
         valid.append((event, contact, resolve(contact, lookup)))
+        out.received_ms.append(contact["received_at"])
 
     for (_, contact, identity), enrichment in zip(
         valid, _enrich_all(enricher, valid, out), strict=True

@@ -148,6 +148,11 @@ def test_metrics_show_the_same_counts(pipeline: Pipeline, posted) -> None:
     assert total(w, "ascolto_contacts_processed_total") == published
     assert total(w, "ascolto_contacts_deduplicated_total", kind="exact") >= accepted - unique
     assert total(w, "ascolto_end_to_end_latency_seconds_count") >= unique
+    # every contact routed and threaded was timed from ingest to each stage, in order
+    routed = total(w, "ascolto_stage_wait_seconds_count", stage="route")
+    threaded = total(w, "ascolto_stage_wait_seconds_count", stage="thread")
+    assert routed >= published and threaded >= published
+    assert 0 < total(w, "ascolto_stage_wait_seconds_sum", stage="route") / routed < 60
 
 
 def test_posting_the_same_batch_again_creates_no_duplicates(pipeline: Pipeline, posted) -> None:
