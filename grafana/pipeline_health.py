@@ -176,6 +176,21 @@ def latency() -> list[PanelBuilder]:
             steps=LATENCY_STEPS,
         ),
         timeseries_panel(
+            "Wait from ingest p99, by stage",
+            "From ingest's received_at to the batch of each stage that takes the contact, and "
+            "to indexed: the hop where the end-to-end latency builds up.",
+            [
+                target(
+                    quantile(0.99, sel("ascolto_stage_wait_seconds_bucket", INSTANCE), "stage"),
+                    "{{stage}}",
+                ),
+                target(quantile(0.99, LATENCY_BUCKETS), "indexed"),
+            ],
+            "s",
+            span=6,
+            steps=LATENCY_STEPS,
+        ),
+        timeseries_panel(
             "Stage duration p99",
             "Processing time of one batch in a stage, I/O included.",
             [target(quantile(0.99, stage_buckets, "stage"), "{{stage}}")],
