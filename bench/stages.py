@@ -584,8 +584,7 @@ def paced_breakdown(before: dict, after: dict, seconds: float) -> dict[str, Any]
     """Where the worker spent the paced phase, from its metrics' growth over it: per stage,
     batches, their mean size and duration, and the share of the phase spent in them (busy);
     the mean wait from ingest to each stream stage, and to indexed (the probe adds the refresh
-    to it); GC pauses;
-    customers' timelines expired meanwhile."""
+    to it); GC pauses; customers' timelines expired meanwhile."""
 
     def grew(name: str, **labels: str) -> float:
         return total(after, name, **labels) - total(before, name, **labels)

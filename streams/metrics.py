@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
@@ -258,7 +258,7 @@ class WorkerMetrics:
                 self.inbound.labels(brand, channel, sentiment, priority)
 
 
-def observe_waits(waited: Any, started_ms: int, received_ms: Iterable[int]) -> None:
+def observe_waits(waited: Histogram, started_ms: int, received_ms: Iterable[int]) -> None:
     """Each contact's wait from ingest (received_at, ms) to a stage's batch started_ms."""
     for received in received_ms:
         waited.observe(max(0, started_ms - received) / 1000)
