@@ -43,7 +43,7 @@ from bench.loadgen import Body, Poster, PostStats, encode_batches
 from bench.monitor import Monitor
 from bench.profile import write_summary
 from bench.workload import Workload
-from streams.metrics import GC_GENERATIONS, STAGES
+from streams.metrics import GC_GENERATIONS, STAGES, WAIT_STAGES
 from tests.integration.conftest import Pipeline, metrics_url
 
 BATCH = 500  # contacts per request in the batch phases
@@ -611,7 +611,7 @@ def paced_breakdown(before: dict, after: dict, seconds: float) -> dict[str, Any]
             "busy": round(busy_s / seconds, 3),
         }
     waited = {}
-    for stage in ("route", "thread"):
+    for stage in WAIT_STAGES:
         taken = grew("ascolto_stage_wait_seconds_count", stage=stage)
         if taken:
             waited[stage] = round(grew("ascolto_stage_wait_seconds_sum", stage=stage) / taken, 3)

@@ -19,6 +19,8 @@ Stage = Literal[
 STAGES: tuple[Stage, ...] = (
     "route", "thread", "index_contacts", "index_conversations", "index_sla", "sla", "index",
 )  # fmt: skip
+# ascolto_stage_wait_seconds times each contact from ingest to these stages' batches
+WAIT_STAGES: tuple[Stage, ...] = ("route", "thread")
 CHANNELS = ("social", "email", "web_form", "chat", "phone")
 DLQ_REASONS = ("decode", "schema", "validation", "enrichment", "index_mapping")
 GC_GENERATIONS = ("0", "1", "2")  # Python's collector: 2 is the full pass
@@ -229,7 +231,7 @@ class WorkerMetrics:
         for stage in STAGES:
             m.stage_seconds.labels(stage)
             m.batch_size.labels(stage)
-        for stage in ("route", "thread"):
+        for stage in WAIT_STAGES:
             m.stage_wait.labels(stage)
         for kind in ("exact", "near"):
             m.deduplicated.labels(kind)
