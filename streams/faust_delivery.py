@@ -8,14 +8,24 @@ paced at ~700 contacts/s, a contact took 0.7 s from Kafka to faust's hands and 0
 route stage (``ascolto_stage_wait_seconds``), with the worker's CPU two-thirds used.
 
 While the flow is active the loop now awaits the callback itself; the conductor's
-``on_message`` then returns without suspending unless a channel's buffer is full. faust
-races the callback against ``suspend_flow`` so that a rebalance abandons the record in
-hand; a record delivered after a rebalance anyway carries the old ``generation_id``, and
-faust's ``Stream`` skips such records (``faust/streams.py``). With the flow stopped the
-loop does what faust does.
+``on_message`` then returns without suspending unless a channel's buffer is full. With the
+flow stopped the loop does what faust does. faust races the callback against
+``suspend_flow`` so that a rebalance abandons the record in hand; awaiting it instead has
+three consequences, each handled:
 
-The change is made to faust's own function, by replacing that one statement in its source:
-if an upgrade changes the statement, ``enable`` raises rather than run an unknown loop.
+- A record delivered after a rebalance carries the old ``generation_id``, and faust's
+  ``Stream`` skips such records (``faust/streams.py``).
+- Its offset must not become the partition's read offset: the new assignment has already
+  seeked to the committed offset, and the loop would drop the records in between as already
+  read. The loop moves on without recording it.
+- A rebalance empties the agents' buffers (mode's ``FlowControlQueue.clear``) without waking
+  a put that waits for room, so the loop, waiting there, would wait for ever: no other task
+  puts into the buffer, and only a put wakes the agent reading it. ``clear`` now wakes the
+  waiting puts too; their records carry the old generation and are skipped.
+
+The loop's change is made to faust's own function, by replacing that one statement in its
+source: if an upgrade changes the statement, ``enable`` raises rather than run an unknown
+loop.
 """
 
 from __future__ import annotations
@@ -24,16 +34,28 @@ import inspect
 import textwrap
 
 import faust.transport.consumer as consumer_module
+from mode.utils.queues import FlowControlQueue
 
 RACED = """await self.wait_first(
     callback(message), self.suspend_flow.wait()
 )"""
 DIRECT = """if self.flow_active:
     await callback(message)
+    if message.generation_id != self.app.consumer_generation_id:
+        continue
 else:
     await self.wait_first(callback(message), self.suspend_flow.wait())"""
 
 _original = consumer_module.Consumer._drain_messages
+_original_clear = FlowControlQueue.clear
+
+
+def _clear_and_wake_putters(queue: FlowControlQueue) -> None:  # type: ignore[type-arg]
+    """mode's ``clear``, then wake every put waiting for room: there is room now."""
+    _original_clear(queue)
+    putters = queue._putters  # type: ignore[attr-defined]
+    while putters:
+        queue._wakeup_next(putters)  # type: ignore[attr-defined]
 
 
 def direct_source() -> str:
@@ -60,10 +82,12 @@ def enable() -> None:
     code = compile(direct_source(), inspect.getsourcefile(_original) or "<faust>", "exec")
     exec(code, vars(consumer_module), namespace)  # noqa: S102  # faust's own source, one statement changed
     consumer_module.Consumer._drain_messages = namespace["_drain_messages"]  # type: ignore[method-assign,assignment]
+    FlowControlQueue.clear = _clear_and_wake_putters  # type: ignore[method-assign,assignment]
 
 
 def disable() -> None:
     consumer_module.Consumer._drain_messages = _original  # type: ignore[method-assign]
+    FlowControlQueue.clear = _original_clear  # type: ignore[method-assign]
 
 
 def enabled() -> bool:
