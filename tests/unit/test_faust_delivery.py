@@ -201,28 +201,22 @@ def test_a_record_delivered_across_a_rebalance_leaves_the_read_offset_alone(dire
     assert consumer._read_offset[RAW] == 2
 
 
-def test_emptying_a_full_buffer_wakes_the_put_waiting_for_room(direct) -> None:
-    async def scenario() -> bool:
-        flow, buffer = full_buffer()
-        put = asyncio.ensure_future(buffer.put("waiting"))
-        await asyncio.sleep(0.01)
-        flow.clear()
-        await asyncio.sleep(0.01)
-        return put.done() and buffer.get_nowait() == "waiting"
+async def put_done_after_clear() -> bool:
+    """Whether a put waiting for room in a full buffer ends once the buffer is emptied."""
+    flow, buffer = full_buffer()
+    put = asyncio.ensure_future(buffer.put("waiting"))
+    await asyncio.sleep(0.01)
+    flow.clear()
+    await asyncio.sleep(0.01)
+    done = put.done() and buffer.get_nowait() == "waiting"
+    put.cancel()
+    return done
 
-    assert asyncio.run(scenario())
+
+def test_emptying_a_full_buffer_wakes_the_put_waiting_for_room(direct) -> None:
+    assert asyncio.run(put_done_after_clear())
 
 
 def test_mode_own_clear_leaves_that_put_waiting() -> None:
-    async def scenario() -> bool:
-        flow, buffer = full_buffer()
-        put = asyncio.ensure_future(buffer.put("waiting"))
-        await asyncio.sleep(0.01)
-        flow.clear()
-        await asyncio.sleep(0.01)
-        waiting = not put.done()
-        put.cancel()
-        return waiting
-
     assert not faust_delivery.enabled()
-    assert asyncio.run(scenario())
+    assert not asyncio.run(put_done_after_clear())
