@@ -108,11 +108,16 @@ def machine_load(monitor: Monitor) -> dict[str, Any]:
         return {}
     other = [x.other_cores for x in loads]
     stack = [x.stack_cores for x in loads]
+    by_phase: dict[str, list[float]] = {}
+    for x in loads:
+        by_phase.setdefault(x.phase, []).append(x.stack_cores)
     mean_other = sum(other) / len(other)
     return {
         "other_cores_mean": round(mean_other, 3),
         "other_cores_max": round(max(other), 3),
         "stack_cores_mean": round(sum(stack) / len(stack), 3),
+        # with the Python processes' series: how full the machine was in each phase
+        "stack_cores_by_phase": {p: round(sum(v) / len(v), 3) for p, v in by_phase.items()},
         "busy": mean_other > 0.25,  # a quarter of a core of strangers' work, on average
     }
 
