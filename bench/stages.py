@@ -223,6 +223,7 @@ def _run_stage(
     profiler = _start_profiler(pipe.worker.popen.pid, opts.profile, "stage")
     timeline: list[tuple[float, int, float]] = []  # (t, enriched end offset, workers' CPU s)
     first_output: float | None = None
+    last_empty = spawned  # the last look that found contacts.enriched empty
     cpu_before = _workers_cpu(monitor, pipe)
     threads_before = monitor.thread_cpu("worker")
     last_change = spawned
@@ -236,8 +237,11 @@ def _run_stage(
             now, cpu = time.monotonic(), _workers_cpu(monitor, pipe)
             enriched = offsets.end([k.enriched])[k.enriched]
             if enriched and first_output is None:
-                first_output = now
+                # the outputs began after the last look that saw none: a small stage can
+                # write all of them between two looks, and then `now` would leave it no time
+                first_output = last_empty
             elif not enriched:
+                last_empty = now
                 cpu_before = cpu
                 threads_before = monitor.thread_cpu("worker")
             if timeline and enriched != timeline[-1][1]:
