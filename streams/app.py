@@ -38,6 +38,7 @@ from streams.gc_pauses import watch as watch_gc_pauses
 from streams.graceful import finish_even_if_cancelled, until_done
 from streams.indexer import Indexer
 from streams.metrics import WorkerMetrics, observe_waits
+from streams.partitioning import partition_of
 from streams.rules.enrich import Enricher
 from streams.rules.threading import ThreadingParams
 from streams.sinks.dead_letter import DeadLetter
@@ -284,12 +285,20 @@ def create_app(settings: Settings) -> faust.App:
         await batches(stream, "thread", handle)
 
     def reindex() -> None:
-        """Rebuild the in-memory indexes from the table (after an assignment changed)."""
+        """Rebuild the in-memory indexes from the table after an assignment changed, keeping
+        only the timelines of this worker's partitions. On a revocation faust's in-memory store
+        forgets only the keys it restored from the changelog, not those this worker wrote. Left
+        there, the timers would step other workers' customers and write to their changelog,
+        where a later recovery would take a stale timeline for the latest."""
+        mine = {tp.partition for tp in app.consumer.assignment() if tp.topic == changelog}
         expiry.clear()
         touched.clear()
         wakes = []
         restored_at = time.monotonic()  # as if stepped now: they idle from here
-        for key, value in timelines.items():
+        for key, value in list(timelines.items()):
+            if partition_of(key, k.partitions) not in mine:
+                del timelines.data[key]  # the store alone: the changelog is its owner's
+                continue
             state = thread_stage.TimelineState.load(value)
             expiry.set(key, state.expires_at(retention_ms))
             touched[key] = restored_at
@@ -301,7 +310,7 @@ def create_app(settings: Settings) -> faust.App:
         """Re-judge customers whose SLA clocks changed since: warnings and breaches happen
         when nothing arrives. Table writes wait for the outputs to be acknowledged, so a
         crash can repeat an event but never lose one."""
-        if app.tables.recovery.in_recovery:  # type: ignore[attr-defined]
+        if app.rebalancing or app.tables.recovery.in_recovery:  # type: ignore[attr-defined]
             return
         if wake_index.stale:
             reindex()
@@ -335,7 +344,7 @@ def create_app(settings: Settings) -> faust.App:
         """Drop whole timelines of customers silent for the retention period, by event time.
         Eviction inside a step only runs when a customer writes again; this bounds the state
         of those who never do. A contact later than the retention starts afresh."""
-        if app.tables.recovery.in_recovery or wake_index.stale:  # type: ignore[attr-defined]
+        if app.rebalancing or app.tables.recovery.in_recovery or wake_index.stale:  # type: ignore[attr-defined]
             return
         now = watermark.now()
         idle_before = time.monotonic() - t.expire_idle_s

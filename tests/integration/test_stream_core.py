@@ -205,7 +205,9 @@ def test_two_workers_hand_timelines_over_when_one_crashes(
     """Two workers share the partitions. One is killed mid-import and started again: each
     rebalance moves customers' timelines between them through the changelog, which they
     write themselves (streams.app keep), so a changelog record on another partition than its
-    customer's would leave the new owner without that history and the figures wrong."""
+    customer's would leave the new owner without that history and the figures wrong. Each
+    timeline is then held by one worker only: one that kept those of the partitions it lost
+    would step them on its timers and write to their owner's changelog."""
     pipe = make_pipeline(base_settings, tmp_path, {"ASCOLTO_BATCH_SIZE": "200"})
     second = pipe.add_worker("second-worker")
 
@@ -216,13 +218,25 @@ def test_two_workers_hand_timelines_over_when_one_crashes(
     try:
         start_second()
         crash_mid_import(pipe, tmp_path, 4000, second, start_second)
-        # both hold a share of the timelines (the gauge is refreshed every 5 s)
-        for url in (pipe.worker_metrics_url, metrics_url(second)):
+        # both hold a share of the timelines (the gauge is refreshed every 5 s), and together
+        # one timeline per customer key
+        urls = (pipe.worker_metrics_url, metrics_url(second))
+        for url in urls:
             wait_until(
                 lambda u=url: total(scrape(u), "ascolto_customer_timelines") > 0,  # type: ignore[misc]
                 30,
                 f"timelines at {url}",
             )
+        customers = {
+            key for key, _ in read_topic(pipe.settings, pipe.settings.kafka.keyed, timeout_s=30)
+        }
+        wait_until(
+            lambda: (
+                sum(total(scrape(u), "ascolto_customer_timelines") for u in urls) == len(customers)
+            ),
+            30,
+            f"{len(customers)} timelines, each held once",
+        )
     finally:
         teardown_pipeline(pipe)
 
