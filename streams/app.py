@@ -305,12 +305,16 @@ def create_app(settings: Settings) -> faust.App:
             wakes.append((key, state.wake))
         wake_index.rebuild(wakes)
 
+    def settling() -> bool:
+        """A rebalance, or the recovery after it, is under way: the table is not settled."""
+        return bool(app.rebalancing or app.tables.recovery.in_recovery)  # type: ignore[attr-defined]
+
     @app.timer(interval=w.sla.check_interval_s)
     async def judge_due_clocks() -> None:
         """Re-judge customers whose SLA clocks changed since: warnings and breaches happen
         when nothing arrives. Table writes wait for the outputs to be acknowledged, so a
         crash can repeat an event but never lose one."""
-        if app.rebalancing or app.tables.recovery.in_recovery:  # type: ignore[attr-defined]
+        if settling():
             return
         if wake_index.stale:
             reindex()
@@ -344,7 +348,7 @@ def create_app(settings: Settings) -> faust.App:
         """Drop whole timelines of customers silent for the retention period, by event time.
         Eviction inside a step only runs when a customer writes again; this bounds the state
         of those who never do. A contact later than the retention starts afresh."""
-        if app.rebalancing or app.tables.recovery.in_recovery or wake_index.stale:  # type: ignore[attr-defined]
+        if settling() or wake_index.stale:
             return
         now = watermark.now()
         idle_before = time.monotonic() - t.expire_idle_s
