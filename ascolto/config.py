@@ -124,9 +124,8 @@ class WorkerSettings:
     index_inline: bool = True
     indexer_web_port: int = 16067
     # Records handed from faust's fetch loop to the agents without a task per record
-    # (streams.faust_delivery). Off by default: with it, the two-worker crash test stalled in
-    # some runs (a worker's thread stage stopped after a rebalance); faust's own loop did not.
-    direct_delivery: bool = False
+    # (streams.faust_delivery); false runs faust's own loop.
+    direct_delivery: bool = True
     intents_path: Path = CONFIG_DIR / "intents.yaml"
     sla_policies_path: Path = CONFIG_DIR / "sla-policies.yaml"
     threading: ThreadingSettings = field(default_factory=ThreadingSettings)
@@ -185,7 +184,7 @@ class Settings:
                 gc_young_threshold=int(get("ASCOLTO_GC_YOUNG_THRESHOLD", "50000")),
                 index_inline=_flag(get("ASCOLTO_INDEX_INLINE", "true")),
                 indexer_web_port=int(get("ASCOLTO_INDEXER_WEB_PORT", "16067")),
-                direct_delivery=_flag(get("ASCOLTO_DIRECT_DELIVERY", "false")),
+                direct_delivery=_flag(get("ASCOLTO_DIRECT_DELIVERY", "true")),
                 intents_path=Path(get("ASCOLTO_INTENTS", str(CONFIG_DIR / "intents.yaml"))),
                 sla_policies_path=Path(
                     get("ASCOLTO_SLA_POLICIES", str(CONFIG_DIR / "sla-policies.yaml"))

@@ -35,7 +35,7 @@ def _setup(settings: Settings, args: argparse.Namespace) -> int:
     from ascolto.search import setup_indices
     from ascolto.topics import ensure_topics
 
-    created = ensure_topics(settings.kafka)
+    created = ensure_topics(settings.kafka, settings.worker.app_id)
     indices = setup_indices(settings.elastic)
     print(f"topics created: {', '.join(created) or 'none (all exist)'}")
     print(f"indices created: {', '.join(indices) or 'none (all exist)'}")

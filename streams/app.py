@@ -29,7 +29,9 @@ from faust.types import EventT, StreamT
 from prometheus_client import CollectorRegistry, generate_latest
 
 from ascolto.config import Settings
+from ascolto.topics import DIRECTORY_TABLE, TIMELINES_TABLE
 from schemas import Codec, codec
+from streams import rebalance_guard
 from streams.agents import thread as thread_stage
 from streams.agents.publish import Outputs
 from streams.agents.route import route_batch
@@ -112,6 +114,7 @@ def create_app(settings: Settings) -> faust.App:
         stream_buffer_maxsize=8192,
         table_standby_replicas=0,
     )
+    rebalance_guard.install(app, gapless_topics=(k.raw, k.keyed))
     registry = CollectorRegistry()
     e = settings.elastic
     metrics = WorkerMetrics.create(registry, (e.contacts, e.conversations, e.sla_events))
@@ -142,11 +145,11 @@ def create_app(settings: Settings) -> faust.App:
     # The directory is global: every worker needs every customer to route any contact.
     # key_type/value_type bytes: faust then (de)serialises table changelogs as raw bytes.
     directory = app.GlobalTable(
-        "customer-directory", key_type=bytes, value_type=bytes, use_partitioner=True
+        DIRECTORY_TABLE, key_type=bytes, value_type=bytes, use_partitioner=True
     )
     # Timelines are partitioned like contacts.keyed. use_partitioner: the changelog partition
     # comes from the key, not from "the current event", which is wrong inside a batch.
-    timelines = app.Table("timelines", key_type=bytes, value_type=bytes, use_partitioner=True)
+    timelines = app.Table(TIMELINES_TABLE, key_type=bytes, value_type=bytes, use_partitioner=True)
 
     async def dead_letter(letters: Sequence[DeadLetter]) -> None:
         for letter in letters:
@@ -290,7 +293,9 @@ def create_app(settings: Settings) -> faust.App:
         forgets only the keys it restored from the changelog, not those this worker wrote. Left
         there, the timers would step other workers' customers and write to their changelog,
         where a later recovery would take a stale timeline for the latest."""
-        mine = {tp.partition for tp in app.consumer.assignment() if tp.topic == changelog}
+        # contacts.keyed's partitions, which the changelog's follow: the changelog can be
+        # missing from an assignment (ascolto.topics.changelog_specs)
+        mine = {tp.partition for tp in app.consumer.assignment() if tp.topic == k.keyed}
         expiry.clear()
         touched.clear()
         wakes = []

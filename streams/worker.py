@@ -15,7 +15,7 @@ from streams.gc_pauses import tune as tune_gc
 
 def run(settings: Settings, loglevel: str = "info") -> None:
     use_event_loop(settings.event_loop)
-    ensure_topics(settings.kafka)
+    ensure_topics(settings.kafka, settings.worker.app_id)
     setup_indices(settings.elastic)
     app = create_app(settings)
     tune_gc(settings.worker.gc_young_threshold)

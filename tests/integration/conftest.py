@@ -175,7 +175,7 @@ def make_pipeline(base: Settings, tmp: Path, extra_env: dict[str, str] | None = 
         **(extra_env or {}),
     }
     settings = Settings.from_env(env)
-    ensure_topics(settings.kafka)
+    ensure_topics(settings.kafka, settings.worker.app_id)
     setup_indices(settings.elastic)
     ingest = Proc("ingest", [ASCOLTO, "serve-ingest"], env, tmp / "ingest.log")
     worker = Proc("worker", [ASCOLTO, "worker"], env, tmp / "worker.log")
