@@ -61,7 +61,11 @@ async def _add_gap(
     if tp.topic not in getattr(self.app, "gapless_topics", ()):
         await _faust_add_gap(self, tp, offset_from, offset_to)
         return
-    earliest = (await self.earliest_offsets(tp)).get(tp, 0)
+    try:
+        earliest = (await self.earliest_offsets(tp)).get(tp, 0)
+    except Exception:  # the fetch loop must not die here; marking nothing loses nothing
+        log.exception("%s[%d]: earliest offset unknown", tp.topic, tp.partition)
+        earliest = 0
     gone = vanished_gap(offset_from, offset_to, earliest)
     if gone:
         await _faust_add_gap(self, tp, *gone)

@@ -54,13 +54,15 @@ def test_vanished_gap_is_what_lies_before_the_earliest_offset() -> None:
 class Consumer:
     """What faust's ``Consumer._add_gap`` reads of its consumer."""
 
-    def __init__(self, earliest: int, gapless: set[str]) -> None:
+    def __init__(self, earliest: int | None, gapless: set[str]) -> None:
         self.app = SimpleNamespace(gapless_topics=frozenset(gapless))
         self._committed_offset: dict[TP, int | None] = collections.defaultdict(lambda: None)
         self._gap: dict[TP, IntervalTree] = collections.defaultdict(IntervalTree)
         self.earliest = earliest
 
     async def earliest_offsets(self, *partitions: TP) -> dict[TP, int]:
+        if self.earliest is None:
+            raise TimeoutError("no broker")
         return {tp: self.earliest for tp in partitions}
 
 
@@ -77,6 +79,8 @@ def test_a_gap_in_a_gapless_topic_is_marked_only_where_retention_deleted(caplog:
     assert marked(Consumer(earliest=400, gapless={"contacts.keyed"}), keyed, 307, 564) == [
         (307, 399)
     ]
+    # no answer from the broker: nothing is marked, and the fetch loop goes on
+    assert marked(Consumer(earliest=None, gapless={"contacts.keyed"}), keyed, 307, 564) == []
 
 
 def test_other_topics_keep_faust_gaps() -> None:
