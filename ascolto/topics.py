@@ -33,8 +33,8 @@ def changelog_specs(app_id: str) -> dict[str, dict[str, str]]:
     """The tables' changelog topics, named and configured as faust makes them. A worker makes
     them on its first start, but its consumer can subscribe before its metadata shows them: the
     group's assignment then leaves them out until aiokafka's next metadata refresh, minutes
-    later, and with them the recovery of the worker's timelines (seen in 2 of about 70 runs of
-    the two-worker crash test, as miscounted duplicates)."""
+    later, and with them the recovery of the worker's timelines (seen in 2 of 57 runs of the
+    two-worker crash test, as miscounted duplicates)."""
     return {
         f"{app_id}-{table}-changelog": {"cleanup.policy": "compact"}
         for table in (DIRECTORY_TABLE, TIMELINES_TABLE)

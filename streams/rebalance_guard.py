@@ -20,8 +20,8 @@ it skipped were handed over before the seek and were being processed; marked don
 could pass them before they were. For those topics a gap is marked only for the records that
 no longer exist.
 
-Found by looping the two-worker crash test: one worker in four runs lost 50 to 500 contacts
-(tests/integration/test_stream_core.py).
+Found by looping the two-worker crash test (tests/integration/test_stream_core.py): with the
+direct delivery (streams.faust_delivery), 5 of 26 runs lost 6 to 146 of a brand's 939 contacts.
 """
 
 from __future__ import annotations
