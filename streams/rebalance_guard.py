@@ -83,6 +83,6 @@ async def _add_gap(
 
 def install(app: faust.App, gapless_topics: Collection[str]) -> None:
     """Before the app starts: its flow control, and the topics that have no holes."""
-    app.flow_control = FlowControl(loop=app.loop)
+    app.flow_control = FlowControl()  # its events find the running loop when first awaited
     app.gapless_topics = frozenset(gapless_topics)  # type: ignore[attr-defined]
     consumer_module.Consumer._add_gap = _add_gap  # type: ignore[method-assign]
