@@ -28,6 +28,9 @@ warning_ratio: 0.5
 rules:
   - name: test-default
     targets: {first_response: 6s, next_response: 6s, resolution: 1h}
+  - name: test-slow
+    match: {channel: web_form}
+    targets: {first_response: 1h, next_response: 1h, resolution: 1d}
 """
 LATENESS_S = 600
 
@@ -44,9 +47,16 @@ def live(base_settings: Settings, tmp_path_factory: pytest.TempPathFactory):
         teardown_pipeline(pipe)
 
 
-def _chat(source_id: str, direction: str, handle: str, at: int, parent: str | None = None):
+def _message(
+    source_id: str,
+    direction: str,
+    handle: str,
+    at: int,
+    parent: str | None = None,
+    channel: str = "chat",
+):
     return {
-        "source": "sla-live", "source_id": source_id, "channel": "chat",
+        "source": "sla-live", "source_id": source_id, "channel": channel,
         "direction": direction, "brand": "LiveCo", "customer_handle": handle,
         "occurred_at": at, "in_reply_to": parent, "conversation_ref": f"session-{handle}",
         "body": "hello, my card payment 4411 failed twice" if direction == "inbound"
@@ -56,9 +66,9 @@ def _chat(source_id: str, direction: str, handle: str, at: int, parent: str | No
 
 def test_live_warning_breach_and_met_arrive_within_seconds(live: Pipeline) -> None:
     t0 = int(time.time() * 1000)
-    post_contacts(live.ingest_url, [_chat("late", "inbound", "ann", t0)])
-    post_contacts(live.ingest_url, [_chat("quick", "inbound", "bob", t0)])
-    post_contacts(live.ingest_url, [_chat("reply", "outbound", "bob", t0 + 1000, "quick")])
+    post_contacts(live.ingest_url, [_message("late", "inbound", "ann", t0)])
+    post_contacts(live.ingest_url, [_message("quick", "inbound", "bob", t0)])
+    post_contacts(live.ingest_url, [_message("reply", "outbound", "bob", t0 + 1000, "quick")])
     late, quick = contact_id_for("sla-live", "late"), contact_id_for("sla-live", "quick")
 
     def events() -> dict[str, dict]:
@@ -95,14 +105,19 @@ def test_live_warning_breach_and_met_arrive_within_seconds(live: Pipeline) -> No
 
 
 def test_at_risk_lists_the_open_conversation_closest_to_its_deadline(live: Pipeline) -> None:
+    # web forms get 1 h here: with the 6 s chat target, a slow wait_settled (a busy CI
+    # machine) let risk-1 breach, and a breached contact is no longer at risk.
     t0 = int(time.time() * 1000)
-    post_contacts(live.ingest_url, [_chat("risk-1", "inbound", "cat", t0 - 2000)])
-    post_contacts(live.ingest_url, [_chat("risk-2", "inbound", "dan", t0)])
+    for source_id, handle, at in (("risk-1", "cat", t0 - 2000), ("risk-2", "dan", t0)):
+        form = _message(source_id, "inbound", handle, at, channel="web_form")
+        post_contacts(live.ingest_url, [form])
     wait_settled(live.settings)
     rows = at_risk(live.es, live.settings.elastic.contacts, brand="LiveCo")
     ids = [r["contact_id"] for r in rows]
     first, second = contact_id_for("sla-live", "risk-1"), contact_id_for("sla-live", "risk-2")
     assert ids.index(first) < ids.index(second)
+    deadlines = {r["contact_id"]: r["sla"]["deadline"] for r in rows}
+    assert deadlines[first] == t0 - 2000 + 3600_000 and deadlines[second] == t0 + 3600_000
 
 
 def expected_sla(archive, watermark_ms: int, target_ms: int = 3600_000) -> dict[str, Counter]:
@@ -198,8 +213,8 @@ def test_a_silent_customers_timeline_expires_after_its_clocks_are_judged(
     try:
         day = 24 * 3600_000
         t0 = int(time.time() * 1000) - 10 * day  # a replay: judged by the watermark
-        silent = {**_chat("silent", "inbound", "eve", t0), "source": "sla-expiry"}
-        later = {**_chat("later", "inbound", "fay", t0 + 3 * day), "source": "sla-expiry"}
+        silent = {**_message("silent", "inbound", "eve", t0), "source": "sla-expiry"}
+        later = {**_message("later", "inbound", "fay", t0 + 3 * day), "source": "sla-expiry"}
         post_contacts(pipe.ingest_url, [silent, later])
         wait_until(
             lambda: _worker_sample(pipe, "ascolto_customer_timelines_expired_total") == 1,
