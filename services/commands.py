@@ -58,13 +58,28 @@ def _report(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _duration(text: str) -> int:
+    from streams.sla.syntax import parse_duration
+
+    try:
+        return parse_duration(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
 def _sla_at_risk(settings: Settings, args: argparse.Namespace) -> int:
     from ascolto.search import client
     from services.report import at_risk, render_at_risk
 
     es = client(settings.elastic)
     es.indices.refresh(index=settings.elastic.contacts)
-    rows = at_risk(es, settings.elastic.contacts, limit=args.limit, brand=args.brand)
+    rows = at_risk(
+        es,
+        settings.elastic.contacts,
+        limit=args.limit,
+        brand=args.brand,
+        overdue_for_s=args.overdue_for,
+    )
     if args.format == "json":
         sys.stdout.write(orjson.dumps(rows, option=orjson.OPT_INDENT_2).decode() + "\n")
     else:
@@ -97,8 +112,18 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
     sla = sub.add_parser("sla", help="SLA views")
     ssub = sla.add_subparsers(dest="sla_command", required=True)
-    risk = ssub.add_parser("at-risk", help="open conversations closest to their deadline")
+    risk = ssub.add_parser(
+        "at-risk", help="unanswered conversations closest to their deadline, overdue ones first"
+    )
     risk.add_argument("--limit", type=int, default=20)
     risk.add_argument("--brand")
+    risk.add_argument(
+        "--overdue-for",
+        type=_duration,
+        default="1d",
+        metavar="DURATION",
+        help="list breached, still unanswered messages up to this long past their deadline "
+        "(30m, 6h, 1d; default 1d)",
+    )
     risk.add_argument("--format", choices=("table", "json"), default="table")
     risk.set_defaults(func=_sla_at_risk)

@@ -133,23 +133,42 @@ def render_table(report: Mapping[str, Mapping[str, Any]], by: str) -> str:
 
 
 def at_risk(
-    es: Elasticsearch, alias: str, *, limit: int = 20, brand: str | None = None
+    es: Elasticsearch,
+    alias: str,
+    *,
+    limit: int = 20,
+    brand: str | None = None,
+    overdue_for_s: float = 24 * 3600,
+    now_ms: int | None = None,
 ) -> list[dict[str, Any]]:
-    """Open conversations whose next response deadline comes first (overdue ones on top).
+    """Conversations waiting for an answer, the nearest deadline first (overdue ones on top).
 
-    One row per conversation (field collapsing on conversation_id), from the contacts still
-    owed an answer and not answered.
+    One row per conversation (field collapsing on conversation_id), from the customer messages
+    owed an answer and not answered: those still open, and those breached less than
+    `overdue_for_s` ago. A breach does not end the wait: an unanswered complaint is the most
+    urgent row, until it is older than the window (an archive's old breaches stay out).
     """
+    import time
+
+    now = now_ms if now_ms is not None else int(time.time() * 1000)
+    recently_breached = {
+        "bool": {
+            "filter": [
+                {"term": {"sla.outcome": "breached"}},
+                {"range": {"sla.deadline": {"gte": now - int(overdue_for_s * 1000)}}},
+            ]
+        }
+    }
     filters: list[dict[str, Any]] = [
         {"term": {"owed_answer": True}},
-        {"term": {"sla.outcome": "open"}},
         {"exists": {"field": "sla.deadline"}},
+        {"bool": {"should": [{"term": {"sla.outcome": "open"}}, recently_breached]}},
     ]
     if brand:
         filters.append({"term": {"brand": brand}})
     resp = es.search(
         index=alias,
-        query={"bool": {"filter": filters}},
+        query={"bool": {"filter": filters, "must_not": [{"exists": {"field": "answered_by"}}]}},
         collapse={"field": "conversation_id"},
         sort=[{"sla.deadline": "asc"}],
         size=limit,

@@ -104,20 +104,37 @@ def test_live_warning_breach_and_met_arrive_within_seconds(live: Pipeline) -> No
     )
 
 
-def test_at_risk_lists_the_open_conversation_closest_to_its_deadline(live: Pipeline) -> None:
+def test_at_risk_lists_unanswered_conversations_overdue_first(live: Pipeline) -> None:
     # web forms get 1 h here: with the 6 s chat target, a slow wait_settled (a busy CI
-    # machine) let risk-1 breach, and a breached contact is no longer at risk.
+    # machine) let risk-1 breach, and this test is about the order of open ones
     t0 = int(time.time() * 1000)
     for source_id, handle, at in (("risk-1", "cat", t0 - 2000), ("risk-2", "dan", t0)):
         form = _message(source_id, "inbound", handle, at, channel="web_form")
         post_contacts(live.ingest_url, [form])
-    wait_settled(live.settings)
-    rows = at_risk(live.es, live.settings.elastic.contacts, brand="LiveCo")
-    ids = [r["contact_id"] for r in rows]
+    post_contacts(live.ingest_url, [_message("overdue", "inbound", "eve", t0 - 10_000)])
     first, second = contact_id_for("sla-live", "risk-1"), contact_id_for("sla-live", "risk-2")
-    assert ids.index(first) < ids.index(second)
+    overdue = contact_id_for("sla-live", "overdue")
+    contacts = live.settings.elastic.contacts
+
+    def outcome(contact_id: str) -> str | None:
+        found = live.es.options(ignore_status=404).get(index=contacts, id=contact_id)
+        return found["_source"]["sla"]["outcome"] if found.get("found") else None
+
+    wait_settled(live.settings)
+    wait_until(lambda: outcome(overdue) == "breached", 30, "the overdue chat's breach")
+    live.es.indices.refresh(index=contacts)
+    rows = at_risk(live.es, contacts, brand="LiveCo")
+    ids = [r["contact_id"] for r in rows]
+    assert ids.index(overdue) < ids.index(first) < ids.index(second)
     deadlines = {r["contact_id"]: r["sla"]["deadline"] for r in rows}
     assert deadlines[first] == t0 - 2000 + 3600_000 and deadlines[second] == t0 + 3600_000
+    assert deadlines[overdue] == t0 - 4000
+    # a breach older than the window is left out; an answer takes the conversation off
+    recent = [r["contact_id"] for r in at_risk(live.es, contacts, brand="LiveCo", overdue_for_s=1)]
+    assert overdue not in recent and first in recent
+    post_contacts(live.ingest_url, [_message("sorry", "outbound", "eve", t0, "overdue")])
+    wait_settled(live.settings)
+    assert overdue not in [r["contact_id"] for r in at_risk(live.es, contacts, brand="LiveCo")]
 
 
 def expected_sla(archive, watermark_ms: int, target_ms: int = 3600_000) -> dict[str, Counter]:
