@@ -7,6 +7,7 @@ from every response time, not Elasticsearch's approximate percentiles aggregatio
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -148,8 +149,6 @@ def at_risk(
     `overdue_for_s` ago. A breach does not end the wait: an unanswered complaint is the most
     urgent row, until it is older than the window (an archive's old breaches stay out).
     """
-    import time
-
     now = now_ms if now_ms is not None else int(time.time() * 1000)
     recently_breached = {
         "bool": {
@@ -179,8 +178,6 @@ def at_risk(
 
 
 def render_at_risk(rows: Sequence[Mapping[str, Any]], now_ms: int | None = None) -> str:
-    import time
-
     now = now_ms if now_ms is not None else int(time.time() * 1000)
     lines = [f"{'due in':>9}  {'target':<15} {'brand':<14} {'channel':<8} {'prio':<4} message"]
     for r in rows:
