@@ -11,11 +11,22 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+import orjson
+
 CHANNELS = frozenset({"social", "email", "web_form", "chat", "phone"})
 DIRECTIONS = frozenset({"inbound", "outbound"})
 KINDS = frozenset({"message", "close"})
 MAX_BODY_CHARS = 100_000
 MAX_ID_CHARS = 512
+MAX_SUBJECT_CHARS = 2000
+# Bounds per field, so that a refusal names the field; the whole contact has its own below.
+MAX_REFERENCES = 500
+MAX_ATTRIBUTES = 64
+MAX_ATTRIBUTE_NAME_CHARS = 128
+MAX_ATTRIBUTE_CHARS = 10_000
+# Kafka's brokers take records up to about 1 MB (message.max.bytes); a larger contact would
+# be refused there, its whole batch with it. Counted as JSON, which Avro never exceeds.
+MAX_CONTACT_BYTES = 900_000
 # Event time more than a day ahead of arrival is a producer bug, not a contact from the future.
 MAX_CLOCK_SKEW_MS = 24 * 3600 * 1000
 EARLIEST_MS = 946_684_800_000  # 2000-01-01: older timestamps are unit mistakes (seconds, not ms)
@@ -97,6 +108,44 @@ def _text(
     return value
 
 
+def _choice(value: Any, name: str, allowed: frozenset[str], errors: list[str]) -> str | None:
+    if isinstance(value, str) and value in allowed:
+        return value
+    shown = repr(value) if isinstance(value, str | None) else f"a {type(value).__name__}"
+    errors.append(f"{name}: must be one of {', '.join(sorted(allowed))}, got {shown}")
+    return None
+
+
+def _references_problem(references: Any) -> str | None:
+    if not isinstance(references, list) or not all(isinstance(r, str) for r in references):
+        return "must be a list of strings"
+    if len(references) > MAX_REFERENCES:
+        return f"more than {MAX_REFERENCES} ids"
+    if any(len(r) > MAX_ID_CHARS for r in references):
+        return f"an id is longer than {MAX_ID_CHARS} characters"
+    return None
+
+
+def _attributes_problem(attributes: Any) -> str | None:
+    if not isinstance(attributes, Mapping) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in attributes.items()
+    ):
+        return "must be an object of string values"
+    if len(attributes) > MAX_ATTRIBUTES:
+        return f"more than {MAX_ATTRIBUTES} entries"
+    too_long = sorted(
+        k
+        for k, v in attributes.items()
+        if len(k) > MAX_ATTRIBUTE_NAME_CHARS or len(v) > MAX_ATTRIBUTE_CHARS
+    )
+    if too_long:
+        return (
+            f"names over {MAX_ATTRIBUTE_NAME_CHARS} or values over {MAX_ATTRIBUTE_CHARS}"
+            f" characters: {', '.join(k[:40] for k in too_long[:5])}"
+        )
+    return None
+
+
 def validate(raw: Any, *, received_at: int) -> dict[str, Any]:
     """Turn one posted contact into a Contact record, or raise InvalidContact saying why."""
     if not isinstance(raw, Mapping):
@@ -116,15 +165,9 @@ def validate(raw: Any, *, received_at: int) -> dict[str, Any]:
     elif len(body) > MAX_BODY_CHARS:
         errors.append(f"body: longer than {MAX_BODY_CHARS} characters")
 
-    channel = raw.get("channel")
-    if channel not in CHANNELS:
-        errors.append(f"channel: must be one of {', '.join(sorted(CHANNELS))}, got {channel!r}")
-    direction = raw.get("direction")
-    if direction not in DIRECTIONS:
-        errors.append(f"direction: must be inbound or outbound, got {direction!r}")
-    kind = raw.get("kind", "message")
-    if kind not in KINDS:
-        errors.append(f"kind: must be message or close, got {kind!r}")
+    channel = _choice(raw.get("channel"), "channel", CHANNELS, errors)
+    direction = _choice(raw.get("direction"), "direction", DIRECTIONS, errors)
+    kind = _choice(raw.get("kind", "message"), "kind", KINDS, errors)
 
     optional = {
         name: _text(raw, name, errors, required=False, limit=limit)
@@ -132,19 +175,19 @@ def validate(raw: Any, *, received_at: int) -> dict[str, Any]:
             ("customer_email", MAX_ID_CHARS),
             ("conversation_ref", MAX_ID_CHARS),
             ("in_reply_to", MAX_ID_CHARS),
-            ("subject", 2000),
+            ("subject", MAX_SUBJECT_CHARS),
             ("language", 16),
         )
     }
     references = raw.get("references", [])
-    if not isinstance(references, list) or not all(isinstance(r, str) for r in references):
-        errors.append("references: must be a list of strings")
+    problem = _references_problem(references)
+    if problem:
+        errors.append(f"references: {problem}")
         references = []
     attributes = raw.get("attributes", {})
-    if not isinstance(attributes, Mapping) or not all(
-        isinstance(k, str) and isinstance(v, str) for k, v in attributes.items()
-    ):
-        errors.append("attributes: must be an object of string values")
+    problem = _attributes_problem(attributes)
+    if problem:
+        errors.append(f"attributes: {problem}")
         attributes = {}
 
     occurred_at = 0
@@ -161,6 +204,10 @@ def validate(raw: Any, *, received_at: int) -> dict[str, Any]:
             elif occurred_at > received_at + MAX_CLOCK_SKEW_MS:
                 errors.append("occurred_at: more than a day in the future")
 
+    received = raw.get("received_at")
+    if received is not None and (isinstance(received, bool) or not isinstance(received, int)):
+        errors.append(f"received_at: must be epoch milliseconds, got {type(received).__name__}")
+
     if errors:
         raise InvalidContact(errors)
     assert source is not None and source_id is not None  # errors would have been raised
@@ -169,7 +216,7 @@ def validate(raw: Any, *, received_at: int) -> dict[str, Any]:
         raise InvalidContact(
             [f"contact_id: derived from (source, source_id), expected {expected_id}"]
         )
-    return {
+    record = {
         "contact_id": expected_id,
         "source": source,
         "source_id": source_id,
@@ -183,9 +230,13 @@ def validate(raw: Any, *, received_at: int) -> dict[str, Any]:
         "in_reply_to": optional["in_reply_to"],
         "references": list(references),
         "occurred_at": occurred_at,
-        "received_at": int(raw.get("received_at") or received_at),
+        "received_at": received or received_at,
         "subject": optional["subject"],
         "body": body,
         "language": optional["language"],
         "attributes": dict(attributes),
     }
+    size = len(orjson.dumps(record))
+    if size > MAX_CONTACT_BYTES:
+        raise InvalidContact([f"contact: {size} bytes as JSON, more than {MAX_CONTACT_BYTES}"])
+    return record

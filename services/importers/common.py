@@ -6,7 +6,7 @@ post anything; the CLI batches what they yield to the HTTP ingest service.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Literal, TypedDict
@@ -89,6 +89,19 @@ class Refused:
     row: int
     reason: str
     ref: str | None = None
+
+
+class Rows(Iterator["Contact | Refused"]):
+    """What an importer yields, one item per row in file order; ``row`` is the row of
+    the item yielded last, so a contact refused later (by ingest) can name its row."""
+
+    def __init__(self, numbered: Iterable[tuple[int, Contact | Refused]]) -> None:
+        self._numbered = iter(numbered)
+        self.row = 0
+
+    def __next__(self) -> Contact | Refused:
+        self.row, item = next(self._numbered)
+        return item
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from email.utils import getaddresses, parsedate_to_datetime
 from html.parser import HTMLParser
 from pathlib import Path
 
+from ascolto.validation import MAX_BODY_CHARS, MAX_SUBJECT_CHARS
 from services.importers.common import (
     UNKNOWN,
     Contact,
@@ -25,6 +26,7 @@ from services.importers.common import (
     Progress,
     ProgressCallback,
     Refused,
+    Rows,
     contact,
     epoch_millis,
 )
@@ -32,6 +34,10 @@ from services.importers.common import (
 SOURCE = "email"
 DERIVED_ID_ATTRIBUTE = "message_id_derived"
 """Set to "true" in attributes when the message had no Message-ID and one was derived."""
+
+TRUNCATED_ATTRIBUTE = "truncated"
+"""Which of body and subject were cut to ingest's limits (long quoted history), e.g. "body"."""
+
 
 _ANGLE_ID = re.compile(r"<([^<>\s]+)>")
 
@@ -83,12 +89,28 @@ def message_ids(value: str | None) -> list[str]:
     return bracketed or value.split()
 
 
-def _header(message: Message, name: str) -> str | None:
-    value = message.get(name)
+def _header(message: Message, name: str, *, strict: bool = False) -> str | None:
+    """The value with whitespace runs squeezed, or None if absent.
+
+    The email parser raises on some malformed values (``Message-ID: <>``); then the raw
+    text is used, or None if strict.
+    """
+    try:
+        value = message.get(name)
+    except Exception:
+        if strict:
+            return None
+        value = next((v for k, v in message.raw_items() if k.lower() == name.lower()), None)
     if value is None:
         return None
     text = " ".join(str(value).split())
     return text or None
+
+
+def _message_id(message: Message) -> str | None:
+    """The Message-ID without <>; None if missing or unparsable (a derived id stands in)."""
+    ids = message_ids(_header(message, "Message-ID", strict=True))
+    return ids[0] if ids else None
 
 
 # --- body ----------------------------------------------------------------------------------
@@ -137,17 +159,34 @@ def _content(part: Message) -> str:
 
 
 def body_text(message: EmailMessage) -> str:
-    """The text/plain body; else the text of the HTML body; else ""."""
+    """The text/plain body; else (missing or blank) the text of the HTML body; else, for a
+    multipart whose parts cannot be found (no boundary, or not in the text), its raw text;
+    else "" (an email of attachments only)."""
     plain = message.get_body(preferencelist=("plain",))
-    if plain is not None:
-        return _content(plain).strip()
+    if plain is not None and (text := _content(plain).strip()):
+        return text
     html = message.get_body(preferencelist=("html",))
-    if html is not None:
-        return html_to_text(_content(html))
+    if html is not None and (text := html_to_text(_content(html))):
+        return text
+    payload = message.get_payload()
+    if message.get_content_maintype() == "multipart" and isinstance(payload, str):  # no parts found
+        return payload.strip()
     return ""
 
 
 # --- one message ---------------------------------------------------------------------------
+
+
+def _within_limits(body: str, subject: str | None) -> tuple[str, str | None, list[str]]:
+    """Body and subject cut to ingest's limits, and the names of those that were cut."""
+    cut: list[str] = []
+    if subject is not None and len(subject) > MAX_SUBJECT_CHARS:
+        subject = subject[:MAX_SUBJECT_CHARS]
+        cut.append("subject")
+    if len(body) > MAX_BODY_CHARS:
+        body = body[:MAX_BODY_CHARS]
+        cut.append("body")
+    return body, subject, cut
 
 
 def derived_id(message: Message, body: str) -> str:
@@ -189,11 +228,11 @@ def to_contact(message: EmailMessage, agents: AgentDirectory) -> Contact:
         brand = brands[0] if brands else UNKNOWN
         customer = sender
 
-    body = body_text(message)
-    ids = message_ids(_header(message, "Message-ID"))
-    if ids:
-        source_id = ids[0]
-    else:
+    body, subject, cut = _within_limits(body_text(message), _header(message, "Subject"))
+    if cut:
+        attributes[TRUNCATED_ATTRIBUTE] = ",".join(cut)
+    source_id = _message_id(message)
+    if source_id is None:
         source_id = derived_id(message, body)
         attributes[DERIVED_ID_ATTRIBUTE] = "true"
     parents = message_ids(_header(message, "In-Reply-To"))
@@ -209,7 +248,7 @@ def to_contact(message: EmailMessage, agents: AgentDirectory) -> Contact:
         body=body,
         in_reply_to=parents[0] if parents else None,
         references=message_ids(_header(message, "References")),
-        subject=_header(message, "Subject"),
+        subject=subject,
         attributes=attributes,
     )
 
@@ -231,14 +270,19 @@ def read_mbox(
     on_progress: ProgressCallback | None = None,
     progress_every: int = 100,
     keep_repeats: bool = False,
-) -> Iterator[Contact | Refused]:
+) -> Rows:
     """Contacts of an mbox file in file order; row = message number (1-based)."""
     directory = agents if isinstance(agents, AgentDirectory) else AgentDirectory(agents)
-    box = mailbox.mbox(os.fspath(path), create=False)
     size = os.path.getsize(path)
+    items = _mbox_messages(path)
+    return Rows(_read(items, directory, size, on_progress, progress_every, keep_repeats))
+
+
+def _mbox_messages(path: str | os.PathLike[str]) -> Iterator[tuple[None, bytes]]:
+    box = mailbox.mbox(os.fspath(path), create=False)
     try:
-        items = ((None, box.get_bytes(key)) for key in box.iterkeys())
-        yield from _read(items, directory, size, on_progress, progress_every, keep_repeats)
+        for key in box.iterkeys():
+            yield None, box.get_bytes(key)
     finally:
         box.close()
 
@@ -250,7 +294,7 @@ def read_eml_folder(
     on_progress: ProgressCallback | None = None,
     progress_every: int = 100,
     keep_repeats: bool = False,
-) -> Iterator[Contact | Refused]:
+) -> Rows:
     """Contacts of the .eml files under a folder (recursively, sorted by relative path).
 
     row = the file's number in that order; Refused.ref names the file.
@@ -263,12 +307,12 @@ def read_eml_folder(
     )
     size = sum(p.stat().st_size for p in files)
     items = ((p.relative_to(root).as_posix(), p.read_bytes()) for p in files)
-    return _read(items, directory, size, on_progress, progress_every, keep_repeats)
+    return Rows(_read(items, directory, size, on_progress, progress_every, keep_repeats))
 
 
 def read_mail(
     path: str | os.PathLike[str], agents: Mapping[str, str] | AgentDirectory, **options: object
-) -> Iterator[Contact | Refused]:
+) -> Rows:
     """`read_eml_folder` for a folder, `read_mbox` for a file."""
     if Path(path).is_dir():
         return read_eml_folder(path, agents, **options)  # type: ignore[arg-type]
@@ -285,10 +329,7 @@ def _item(row: int, ref: str | None, raw: bytes, agents: AgentDirectory) -> Cont
         return to_contact(message, agents)
     except Exception as e:
         reason = str(e) if isinstance(e, ValueError) else f"{type(e).__name__}: {e}"
-        if ref is None:
-            ids = message_ids(_header(message, "Message-ID"))
-            ref = ids[0] if ids else None
-        return Refused(row, reason, ref)
+        return Refused(row, reason, ref or _message_id(message))
 
 
 def _read(
@@ -298,8 +339,9 @@ def _read(
     on_progress: ProgressCallback | None,
     every: int,
     keep_repeats: bool,
-) -> Iterator[Contact | Refused]:
-    """items: (file name, or None inside an mbox; the message's bytes)."""
+) -> Iterator[tuple[int, Contact | Refused]]:
+    """(row, contact or refusal) per message; items: (file name, or None inside an mbox;
+    the message's bytes)."""
     first_seen: dict[str, tuple[int, str | None]] = {}
     done = bytes_done = 0
     for row, (ref, raw) in enumerate(items, 1):
@@ -311,7 +353,7 @@ def _read(
                 where = f"message {first}" if first_ref is None else f"file {first_ref}"
                 reason = f"repeat of Message-ID {source_id} first seen at {where}"
                 item = Refused(row, reason, ref or source_id)
-        yield item
+        yield row, item
         done, bytes_done = done + 1, bytes_done + len(raw)
         if on_progress is not None and done % max(1, every) == 0:
             on_progress(Progress("emit", done, min(bytes_done, size), size))

@@ -15,7 +15,7 @@ from typing import Any, TextIO
 from tqdm import tqdm
 
 from ascolto.config import Settings
-from services.client import chunks, post_batch
+from services.client import json_size, post_batch, size_batches
 from services.importers.common import Progress, ProgressCallback, Refused
 from services.observe import wait_settled
 
@@ -28,6 +28,7 @@ class ImportResult:
 
 
 Reader = Callable[[ProgressCallback], Iterable[Any]]
+"""Yields contacts and `Refused` rows; a `Rows` also tells each contact's row."""
 
 
 def run_import(
@@ -48,16 +49,17 @@ def run_import(
         bar.refresh()
 
     url = f"http://{settings.ingest.host}:{settings.ingest.port}"
-    for batch in chunks(_contacts(reader(on_progress), result), batch_size):
-        status, answer = post_batch(url, batch, partial=True)
+    max_bytes = settings.ingest.max_body_bytes
+    sized = _sized(_contacts(reader(on_progress), result), max_bytes, result)
+    for batch in size_batches(sized, min(batch_size, settings.ingest.max_batch), max_bytes):
+        status, answer = post_batch(url, [item for _, item in batch], partial=True)
         if status != 202:
             raise RuntimeError(f"ingest answered {status}: {answer.get('error', answer)}")
         result.accepted += answer["accepted"]
         for refusal in answer["refused"]:
-            item = batch[refusal["index"]]
-            result.refused.append(
-                Refused(-1, "ingest: " + "; ".join(refusal["errors"]), item.get("source_id"))
-            )
+            row, item = batch[refusal["index"]]
+            reason = "ingest: " + "; ".join(refusal["errors"])
+            result.refused.append(Refused(row, reason, item.get("source_id")))
     bar.n = 1000
     bar.close()
     if wait:
@@ -65,13 +67,27 @@ def run_import(
     return result
 
 
-def _contacts(items: Iterable[Any], result: ImportResult) -> Iterator[dict[str, Any]]:
+def _contacts(items: Iterable[Any], result: ImportResult) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(row, contact) per contact, row 0 if the reader does not tell; refusals go to result."""
     for item in items:
         result.read += 1
         if isinstance(item, Refused):
             result.refused.append(item)
         else:
-            yield dict(item)
+            yield getattr(items, "row", 0), dict(item)
+
+
+def _sized(
+    contacts: Iterable[tuple[int, dict[str, Any]]], max_bytes: int, result: ImportResult
+) -> Iterator[tuple[int, tuple[int, dict[str, Any]]]]:
+    """(JSON size, (row, contact)) per contact that fits in one request; the others refused."""
+    for row, item in contacts:
+        size = json_size(item)
+        if size + 2 > max_bytes:  # + the batch's brackets
+            reason = f"{size} bytes as JSON, more than ingest takes in a request ({max_bytes})"
+            result.refused.append(Refused(row, reason, item.get("source_id")))
+        else:
+            yield size, (row, item)
 
 
 def print_summary(result: ImportResult, out: TextIO = sys.stdout, show: int = 20) -> None:

@@ -34,6 +34,7 @@ from services.importers.common import (
     Progress,
     ProgressCallback,
     Refused,
+    Rows,
     contact,
     epoch_millis,
 )
@@ -369,7 +370,7 @@ def read_archive(
     on_progress: ProgressCallback | None = None,
     progress_every: int = 10_000,
     keep_repeats: bool = False,
-) -> Iterator[Contact | Refused]:
+) -> Rows:
     """Contacts of a Twitter support archive, one per row in file order, or a `Refused`.
 
     Mapping: source "twitter", source_id = tweet_id, channel "social", inbound iff
@@ -389,7 +390,7 @@ def read_archive(
     pass; bytes_total is twice the file size since the file is read twice.
     """
     size = os.path.getsize(path)
-    return _read(lambda: open(path, "rb"), size, on_progress, progress_every, keep_repeats)
+    return Rows(_read(lambda: open(path, "rb"), size, on_progress, progress_every, keep_repeats))
 
 
 def read_archive_bytes(
@@ -398,9 +399,11 @@ def read_archive_bytes(
     on_progress: ProgressCallback | None = None,
     progress_every: int = 10_000,
     keep_repeats: bool = False,
-) -> Iterator[Contact | Refused]:
+) -> Rows:
     """`read_archive` over CSV held in memory."""
-    return _read(lambda: io.BytesIO(data), len(data), on_progress, progress_every, keep_repeats)
+    return Rows(
+        _read(lambda: io.BytesIO(data), len(data), on_progress, progress_every, keep_repeats)
+    )
 
 
 def _passes(
@@ -448,7 +451,7 @@ def _read(
     on_progress: ProgressCallback | None,
     every: int,
     keep_repeats: bool,
-) -> Iterator[Contact | Refused]:
+) -> Iterator[tuple[int, Contact | Refused]]:
     run = _passes(opener, size, on_progress, max(1, every))
     index = _Index()
     for row, tweet in _rows(run("index", 0)):
@@ -456,7 +459,7 @@ def _read(
             index.add(tweet, row)
     for row, tweet in _rows(run("emit", size)):
         if isinstance(tweet, Refused):
-            yield tweet
+            yield row, tweet
             continue
         first = index.first_row[index.slot[tweet.tweet_id]]
         if first != row and not keep_repeats:
@@ -464,6 +467,6 @@ def _read(
             reason = f"repeat of tweet_id {tweet.tweet_id} first seen at row {first}"
             if conflict:
                 reason += f", differing in {conflict} (first row kept)"
-            yield Refused(row, reason, str(tweet.tweet_id))
+            yield row, Refused(row, reason, str(tweet.tweet_id))
             continue
-        yield to_contact(tweet, index)
+        yield row, to_contact(tweet, index)

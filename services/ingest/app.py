@@ -24,6 +24,10 @@ from services.ingest.publisher import Publisher
 
 log = logging.getLogger("ascolto.ingest")
 
+# Waiting longer than this for Kafka's acknowledgement answers 503 (retry): the client
+# (services.client) must not time out first, and kafka-python alone waits up to 120 s.
+PUBLISH_WAIT_S = 30.0
+
 PUBLISHER = web.AppKey("publisher", Publisher)
 METRICS = web.AppKey("metrics", IngestMetrics)
 REGISTRY = web.AppKey("registry", CollectorRegistry)
@@ -82,12 +86,13 @@ async def post_contacts(request: web.Request) -> web.Response:
             )
 
     try:
-        await request.app[PUBLISHER].publish(valid)
+        await asyncio.wait_for(request.app[PUBLISHER].publish(valid), PUBLISH_WAIT_S)
     except Exception as exc:
         log.exception("publishing %d contacts failed", len(valid))
         metrics.publish_errors.inc(len(valid))
         metrics.request_seconds.labels("error").observe(time.perf_counter() - started)
-        return _error(503, f"Kafka did not acknowledge the contacts, retry: {exc}")
+        reason = str(exc) or f"{type(exc).__name__} after {PUBLISH_WAIT_S:.0f} s"
+        return _error(503, f"Kafka did not acknowledge the contacts, retry: {reason}")
     for contact in valid:
         metrics.published.labels(contact["channel"]).inc()
     metrics.request_seconds.labels("accepted").observe(time.perf_counter() - started)

@@ -15,6 +15,9 @@ from kafka import KafkaProducer
 from ascolto.config import KafkaSettings
 from schemas import codec
 
+# ascolto.validation bounds a contact well below this (tests/unit/test_validation.py).
+PRODUCER_MAX_REQUEST_SIZE = 8 * 1024 * 1024
+
 
 def routing_key(contact: dict[str, Any]) -> bytes:
     """One customer of one brand stays on one partition, so a conversation keeps its order."""
@@ -33,8 +36,10 @@ class Publisher:
             enable_idempotence=True,
             linger_ms=5,
             batch_size=512 * 1024,
-            max_request_size=8 * 1024 * 1024,
+            max_request_size=PRODUCER_MAX_REQUEST_SIZE,
             retries=10,
+            # send() blocks the event loop while it waits for metadata or buffer space
+            max_block_ms=10_000,
         )
 
     def connected(self) -> bool:

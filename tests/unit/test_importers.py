@@ -12,6 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from ascolto.validation import MAX_BODY_CHARS, MAX_SUBJECT_CHARS, validate
 from services.importers import email as mail
 from services.importers import twitter
 from services.importers.common import Progress, Refused
@@ -458,6 +459,21 @@ def test_plain_part_is_preferred_over_html():
     assert c["body"] == "plain words here"
 
 
+def test_a_blank_plain_part_gives_way_to_the_html_one():
+    c = parse(message(body="   \n", html="<p>my router is broken</p>"))
+    assert c["body"] == "my router is broken"
+
+
+@pytest.mark.parametrize("content_type", ["multipart/mixed", "multipart/mixed; boundary=XYZ"])
+def test_a_multipart_without_findable_parts_keeps_its_text(content_type):
+    raw = (
+        f"From: Mario Rossi <mario@example.net>\r\nTo: support@acme.com\r\n"
+        f"Message-ID: <m9@example.net>\r\nDate: Mon, 21 Sep 2026 12:00:00 +0000\r\n"
+        f"Content-Type: {content_type}\r\n\r\nmy router is broken\r\n"
+    ).encode()
+    assert parse(raw)["body"] == "my router is broken"
+
+
 def test_missing_message_id_gets_a_stable_derived_id():
     a = parse(message(message_id=None))
     b = parse(message(message_id=None))
@@ -504,3 +520,57 @@ def test_eml_folder_is_read_recursively_in_name_order(tmp_path: Path):
 def test_agent_directory_rejects_keys_that_are_neither_address_nor_domain():
     with pytest.raises(ValueError):
         mail.AgentDirectory({"acme.com": "acme"})
+
+
+@pytest.mark.parametrize("bad_id", ["<>", "<@>", "< >", "<@b>", "<[]@x>", "<a@[>"])
+def test_an_unparsable_message_id_falls_back_to_the_derived_id(tmp_path: Path, bad_id):
+    path = tmp_path / "box.mbox"
+    box = mailbox.mbox(str(path))
+    box.add(message(message_id="<a@x>"))
+    box.add(with_raw_header(message(message_id=None), "Message-ID", bad_id.encode()))
+    box.add(message(message_id="<c@x>", body="Another complaint."))
+    box.close()
+    items = list(mail.read_mbox(path, AGENTS))
+    assert not any(isinstance(i, Refused) for i in items)
+    assert [i["source_id"] for i in items] == [
+        "a@x",
+        parse(message(message_id=None))["source_id"],
+        "c@x",
+    ]
+    assert items[1]["attributes"] == {mail.DERIVED_ID_ATTRIBUTE: "true"}
+
+
+def test_a_refused_message_with_an_unparsable_message_id_is_reported(tmp_path: Path):
+    path = tmp_path / "box.mbox"
+    box = mailbox.mbox(str(path))
+    box.add(with_raw_header(message(message_id=None, date=None), "Message-ID", b"<>"))
+    box.add(message(message_id="<b@x>"))
+    box.close()
+    items = list(mail.read_mbox(path, AGENTS))
+    assert items[0] == Refused(1, "missing Date header", None)
+    assert items[1]["source_id"] == "b@x"
+
+
+def test_readers_tell_the_row_of_each_contact(tmp_path: Path):
+    path = tmp_path / "box.mbox"
+    box = mailbox.mbox(str(path))
+    for i in range(3):
+        box.add(message(message_id=f"<{i}@x>"))
+    box.close()
+    mbox_rows = mail.read_mbox(path, AGENTS)
+    assert [(mbox_rows.row, item["source_id"]) for item in mbox_rows] == [
+        (1, "0@x"), (2, "1@x"), (3, "2@x")
+    ]  # fmt: skip
+    tweets = twitter.read_archive_bytes(
+        csv_bytes([tweet(1, "115712", True, T0, "hi"), tweet(2, "9", True, T0, "yo")])
+    )
+    assert [(tweets.row, item["source_id"]) for item in tweets] == [(2, "1"), (3, "2")]
+
+
+def test_long_subject_and_body_are_cut_to_ingests_limits_and_marked():
+    c = parse(message(subject="Re: " * 600 + "refund", body="help\n" + "> quoted\n" * 20_000))
+    validate(dict(c), received_at=T0_MS)  # ingest takes it
+    assert len(c["subject"]) == MAX_SUBJECT_CHARS and c["subject"].startswith("Re: Re: ")
+    assert len(c["body"]) == MAX_BODY_CHARS and c["body"].startswith("help\n> quoted")
+    assert c["attributes"][mail.TRUNCATED_ATTRIBUTE] == "subject,body"
+    assert mail.TRUNCATED_ATTRIBUTE not in parse(message())["attributes"]
