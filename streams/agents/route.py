@@ -18,7 +18,6 @@ from ascolto.validation import InvalidContact, validate
 from schemas import Codec, DecodeError
 from streams.customers import Identity, Lookup, resolve, routing_key
 from streams.rules.enrich import Enricher
-from streams.rules.fingerprint import fingerprint
 from streams.sinks.dead_letter import DeadLetter
 
 STAGE = "route"
@@ -56,7 +55,7 @@ def enriched_record(
         "visibility": enrichment["visibility"],
         "priority": enrichment["priority"],
         "asks_customer": bool(enrichment.get("asks_customer", False)),
-        "fingerprint": fingerprint(contact["body"]) if inbound_message else None,
+        "fingerprint": enrichment["fingerprint"] if inbound_message else None,
         "customer_id": identity.customer_id,
         "account_id": identity.account_id,
         "tier": identity.tier,

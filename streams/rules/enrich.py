@@ -1,4 +1,5 @@
-"""Enrichment of one contact: language, sentiment, intent, visibility, priority, asks_customer.
+"""Enrichment of one contact: language, sentiment, intent, visibility, priority, asks_customer,
+near-duplicate fingerprint.
 
 Pure: no I/O after construction, no clock. Build one `Enricher` per process (it loads the
 language models and the rules file) and call `enrich` / `enrich_many` from the agent:
@@ -7,8 +8,9 @@ language models and the rules file) and call `enrich` / `enrich_many` from the a
     enrichment = enricher.enrich(contact, tier="vip")
 
 Inbound contacts (from a customer) get every field. Outbound ones (agent replies, closes) get
-language and sentiment, intent and priority None, and asks_customer: does the agent wait on
-the customer. See deploy/config/intents.yaml for the intent, asks_customer and priority rules.
+language and sentiment, intent, priority and fingerprint None, and asks_customer: does the
+agent wait on the customer. See deploy/config/intents.yaml for the intent, asks_customer and
+priority rules.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from typing import Any, Final, TypedDict
 
 import yaml
 
+from streams.rules.fingerprint import fingerprint
 from streams.rules.intent import (
     AsksCustomerMatcher,
     Intent,
@@ -61,6 +64,9 @@ class Enrichment(TypedDict):
     visibility: Visibility
     priority: Priority | None  # None for outbound
     asks_customer: bool  # outbound only: the agent waits on the customer; False for inbound
+    # Near-duplicate fingerprint of the body as written (no subject, quoted history or
+    # signature, so a tweet and the same text e-mailed match); None for outbound.
+    fingerprint: str | None
 
 
 @dataclass(frozen=True)
@@ -105,11 +111,18 @@ def load_rules(path: str | Path) -> Rules:
 
 # -- the text the rules look at ------------------------------------------------------------
 
-# Where quoted history starts in an e-mail reply: everything from there on is dropped.
-_HISTORY = re.compile(
-    r"^(?:On\s[^\n]{0,200}(?:\n[^\n]{0,200})?\swrote:"
-    r"|Il\s+giorno\s[^\n]{0,200}(?:\n[^\n]{0,200})?\s(?:ha\s+scritto|scrisse):"
-    r"|-{2,}\s*(?:Original\s+Message|Messaggio\s+originale)\s*-{2,}"
+# A reply header as mail clients write it, alone at the end of its line (a long one wraps
+# once): "On Mon, 3 Mar 2025 at 10:00, Acme <support@acme.example> wrote:", then quoted
+# lines or nothing. A header also names a date or an address (`_DATE_OR_ADDRESS`), so that
+# prose such as "On Friday I called and nobody answered.\nI wrote:" is never taken for one.
+_REPLY_HEADER = re.compile(
+    r"^(?:On|Il\s+giorno)\s([^\n]{0,200}(?:\n[^\n]{0,200})?)\s(?:wrote|ha\s+scritto|scrisse):"
+    r"(?=[ \t]*(?:\n\s*>|\s*\Z))",
+    re.MULTILINE | re.IGNORECASE,
+)
+_DATE_OR_ADDRESS = re.compile(r"\d|@")
+_FORWARD_HEADER = re.compile(
+    r"^(?:-{2,}\s*(?:Original\s+Message|Messaggio\s+originale)\s*-{2,}"
     r"|From:\s[^\n]*\n(?:Sent|Date|Inviato|Data):)",
     re.MULTILINE | re.IGNORECASE,
 )
@@ -117,15 +130,32 @@ _SIGNATURE = re.compile(r"^-- ?$", re.MULTILINE)
 _QUOTED_LINE = re.compile(r"^[ \t]*>[^\n]*\n?", re.MULTILINE)
 
 
-def message_text(contact: Mapping[str, Any]) -> str:
-    """Subject and body as written by the sender: no quoted history, no signature."""
+def _email_as_written(body: str) -> str:
+    """An e-mail body without quoted history, signature and "> " quoted lines."""
+    cuts = [m.start() for m in _REPLY_HEADER.finditer(body) if _DATE_OR_ADDRESS.search(m[1])]
+    cuts += [m.start() for m in (_FORWARD_HEADER.search(body), _SIGNATURE.search(body)) if m]
+    body = body[: min(cuts, default=len(body))]
+    return _QUOTED_LINE.sub("", body) if ">" in body else body
+
+
+def written_body(contact: Mapping[str, Any]) -> str:
+    """The body as written by the sender.
+
+    Only e-mail carries quoted history and signatures by convention; on other channels a
+    line starting with ">" or "On Monday I wrote:" is the customer's own text. If stripping
+    would leave nothing, the body is kept whole: a misread e-mail must not lose its text.
+    """
     body: str = contact.get("body") or ""
-    for marker in (_HISTORY, _SIGNATURE):
-        m = marker.search(body)
-        if m:
-            body = body[: m.start()]
-    if ">" in body:
-        body = _QUOTED_LINE.sub("", body)
+    if contact.get("channel") != "email":
+        return body
+    written = _email_as_written(body)
+    return written if written.strip() else body
+
+
+def message_text(contact: Mapping[str, Any], body: str | None = None) -> str:
+    """Subject and body as written by the sender; `body`: written_body(contact), if known."""
+    if body is None:
+        body = written_body(contact)
     subject = contact.get("subject")
     return f"{subject}\n{body}" if subject else body
 
@@ -157,9 +187,10 @@ class Enricher:
         return cls(load_rules(path), **kwargs)
 
     def enrich(self, contact: Mapping[str, Any], tier: str | None = None) -> Enrichment:
-        text = message_text(contact)
+        body = written_body(contact)
+        text = message_text(contact, body)
         language = normalize_code(contact.get("language")) or self.detector.detect(text)
-        return self._enrich(contact, tier, text, language)
+        return self._enrich(contact, tier, body, text, language)
 
     def enrich_many(
         self, contacts: Sequence[Mapping[str, Any]], tiers: Sequence[str | None] | None = None
@@ -170,18 +201,19 @@ class Enricher:
             tiers = [None] * len(contacts)
         elif len(tiers) != len(contacts):
             raise ValueError(f"{len(contacts)} contacts but {len(tiers)} tiers")
-        texts = [message_text(c) for c in contacts]
+        bodies = [written_body(c) for c in contacts]
+        texts = [message_text(c, body) for c, body in zip(contacts, bodies, strict=True)]
         known = [normalize_code(c.get("language")) for c in contacts]
         todo = [i for i, code in enumerate(known) if code is None]
         for i, code in zip(todo, self.detector.detect_many([texts[i] for i in todo]), strict=True):
             known[i] = code
         return [
-            self._enrich(c, t, text, lang or "und")
-            for c, t, text, lang in zip(contacts, tiers, texts, known, strict=True)
+            self._enrich(c, t, body, text, lang or "und")
+            for c, t, body, text, lang in zip(contacts, tiers, bodies, texts, known, strict=True)
         ]
 
     def _enrich(
-        self, contact: Mapping[str, Any], tier: str | None, text: str, language: str
+        self, contact: Mapping[str, Any], tier: str | None, body: str, text: str, language: str
     ) -> Enrichment:
         sentiment = self.scorer.score(text, language)
         vis = visibility(contact["channel"], contact.get("attributes"))
@@ -189,12 +221,14 @@ class Enricher:
         intent: Intent | None = None
         priority: Priority | None = None
         asks = False
+        near_duplicate: str | None = None
         if contact["direction"] == "outbound":
             asks = self.rules.asks_customer.asks(rule_text)
         else:
             intent = self.rules.intents.match(rule_text, sentiment.label)
             row = sentiment.label if sentiment.supported else UNMEASURED
             priority = self.rules.priority.priority(intent, row, tier, vis)
+            near_duplicate = fingerprint(body)
         return Enrichment(
             language=language,
             sentiment_score=sentiment.score,
@@ -204,4 +238,5 @@ class Enricher:
             visibility=vis,
             priority=priority,
             asks_customer=asks,
+            fingerprint=near_duplicate,
         )

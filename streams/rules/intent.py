@@ -9,7 +9,9 @@ order; a contact gets the FIRST listed intent with any keyword or pattern found 
 its text, so "cancel my subscription, billing is wrong" is a cancellation when cancellation is
 listed above billing. An intent with `when_sentiment: negative` (complaint) also counts as
 found when the sentiment label is negative -- at its own place in the order, so a more
-specific intent listed above it still wins. Nothing found: "other".
+specific intent listed above it still wins. An intent with `negated_by` words does not count
+a keyword or pattern found right after one of them ("non è ottimo" is no praise). Nothing
+found: "other".
 """
 
 from __future__ import annotations
@@ -45,7 +47,9 @@ INTENTS: Final[tuple[Intent, ...]] = (
 FALLBACK: Final[Intent] = "other"
 
 _SENTIMENT_LABELS = ("negative", "neutral", "positive")
-_INTENT_KEYS = frozenset({"name", "description", "keywords", "patterns", "when_sentiment"})
+_INTENT_KEYS = frozenset(
+    {"name", "description", "keywords", "patterns", "when_sentiment", "negated_by"}
+)
 _TERMS_KEYS = frozenset({"keywords", "patterns"})
 _ASKS_KEYS = frozenset({"requests", "ignore"})
 _URL = re.compile(r"https?://\S+|www\.\S+")
@@ -176,15 +180,20 @@ class Terms:
         return re.compile("|".join(self.patterns), re.IGNORECASE) if self.patterns else None
 
 
-def _terms(raw: Mapping[str, object], where: str) -> Terms:
-    keywords = _strings(raw.get("keywords"), where, "keywords")
+def _keywords(raw: object, where: str, what: str) -> tuple[str, ...]:
+    keywords = _strings(raw, where, what)
     for loc, k in keywords:
         if not all(_KEYWORD_WORD.fullmatch(w) for w in k.split()):
             raise RuleError(f"{loc}: keyword {k!r}: * is only allowed at the end of a word")
+    return tuple(k for _, k in keywords)
+
+
+def _terms(raw: Mapping[str, object], where: str) -> Terms:
+    keywords = _keywords(raw.get("keywords"), where, "keywords")
     patterns = _strings(raw.get("patterns"), where, "patterns")
     for loc, p in patterns:
         _check_pattern(loc, p)
-    return Terms(tuple(k for _, k in keywords), tuple(fold(p) for _, p in patterns))
+    return Terms(keywords, tuple(fold(p) for _, p in patterns))
 
 
 def _check_keys(raw: object, allowed: frozenset[str], where: str) -> Mapping[str, object]:
@@ -203,6 +212,7 @@ class IntentRule:
     name: Intent
     terms: Terms
     when_sentiment: str | None = None
+    negated_by: tuple[str, ...] = ()  # keywords that cancel a match just after them
 
 
 def parse_intents(raw: object) -> list[IntentRule]:
@@ -230,11 +240,22 @@ def parse_intents(raw: object) -> list[IntentRule]:
         terms = _terms(entry, where)
         if not terms and when is None:
             raise RuleError(f"{where}: has no keywords, patterns or when_sentiment")
-        rules.append(IntentRule(name, terms, when))  # type: ignore[arg-type]
+        negated_by = _keywords(entry.get("negated_by"), where, "negated_by")
+        rules.append(IntentRule(name, terms, when, negated_by))  # type: ignore[arg-type]
     return rules
 
 
 # -- matchers -----------------------------------------------------------------------------
+
+# A negation reaches a keyword across at most two words ("non è affatto perfetto"), never
+# across punctuation ("no problem, thanks for the help" is thanks).
+_NEGATION_REACH = r"(?:[^\w'.,;:!?\n]+[\w']+){0,2}[^\w'.,;:!?\n]+$"
+_NEGATION_WINDOW = 80  # characters looked at before a match: enough for three words
+
+
+def negation_regex(negators: Sequence[str]) -> re.Pattern[str] | None:
+    """Matches at the end of a text that negates what comes next; None without negators."""
+    return re.compile(keywords_regex(negators) + _NEGATION_REACH) if negators else None
 
 
 class IntentMatcher:
@@ -246,6 +267,7 @@ class IntentMatcher:
        in precedence order, each with its own keyword regex anchored there.
     3. Patterns (free regexes) are searched per intent, again only for intents ranked above
        the best found so far.
+    A match right after one of its intent's `negated_by` words does not count.
     """
 
     def __init__(self, rules: Sequence[IntentRule]) -> None:
@@ -254,6 +276,7 @@ class IntentMatcher:
         self._scan = re.compile(f"(?={keywords_regex(all_keywords)})") if all_keywords else None
         self._keywords = [r.terms.keyword_regex() for r in rules]
         self._patterns = [r.terms.pattern_regex() for r in rules]
+        self._negations = [negation_regex(r.negated_by) for r in rules]
         self._rank_for_sentiment: dict[str, int] = {}
         for rank, r in enumerate(rules):
             if r.when_sentiment is not None:
@@ -269,15 +292,27 @@ class IntentMatcher:
                 start = m.start()
                 for rank in range(best):
                     regex = self._keywords[rank]
-                    if regex is not None and regex.match(text, start):
+                    if (
+                        regex is not None
+                        and regex.match(text, start)
+                        and not self._negated(rank, text, start)
+                    ):
                         best = rank
                         break
         for rank in range(best):
             regex = self._patterns[rank]
-            if regex is not None and regex.search(text):
+            if regex is not None and any(
+                not self._negated(rank, text, m.start()) for m in regex.finditer(text)
+            ):
                 best = rank
                 break
         return self.order[best] if best < len(self.order) else FALLBACK
+
+    def _negated(self, rank: int, text: str, start: int) -> bool:
+        negation = self._negations[rank]
+        return negation is not None and bool(
+            negation.search(text, max(0, start - _NEGATION_WINDOW), start)
+        )
 
 
 _SENTENCE_END = re.compile(r"[.!?\n]+")

@@ -34,6 +34,19 @@ _LETTER_RUNS = re.compile(r"[^\W\d_]+")
 _TAG = re.compile(r"([A-Za-z]{2})(?:[-_][A-Za-z0-9]+)*")
 
 
+#: Fewer letters than this (after removing noise) say nothing about a language.
+MIN_LETTERS = 3
+
+
+def too_short_to_tell(text: str, min_letters: int = MIN_LETTERS) -> bool:
+    """Has `text` too few letters to carry a language: emoji, emoticons, "ok", a number, a link?
+
+    Such texts are "und" whatever their language; the other "und" texts have words in a
+    language the detector does not know (another script) or cannot tell apart.
+    """
+    return sum(map(len, _LETTER_RUNS.findall(_NOISE.sub(" ", text)))) < min_letters
+
+
 def normalize_code(code: str | None) -> str | None:
     """An ISO 639-1 code from a source's language tag, or None if it is not one."""
     if not code:
@@ -49,7 +62,7 @@ class LanguageDetector:
         self,
         languages: Iterable[str] = DEFAULT_LANGUAGES,
         *,
-        min_letters: int = 3,
+        min_letters: int = MIN_LETTERS,
         min_relative_distance: float = 0.05,
         min_single_word_confidence: float = 0.5,
         short_text_letters: int = 60,

@@ -10,8 +10,10 @@ the Sentix lexicon, compling, no longer installs). VADER's lexicon is English wo
 it on Italian would score mostly English look-alikes: instead the result is neutral, score 0.0,
 `supported=False`, so that consumers can tell "not measured" from "measured neutral".
 
-"und" (emoji only, too short to tell) is scored by VADER too: what is left in such a text is
-emoticons, emoji and tokens like "ok"/"no", which is what VADER's lexicon covers.
+"und" is scored by VADER only when the text is too short to tell a language (emoji,
+emoticons, tokens like "ok"/"no": what VADER's lexicon covers). Any other "und" text has
+words the detector could not place -- Russian, Japanese, Spanish it could not tell from
+Italian -- and is not measured, like Italian.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from typing import Literal, NamedTuple
 
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
-from streams.rules.language import UNDETERMINED
+from streams.rules.language import UNDETERMINED, too_short_to_tell
 
 SentimentLabel = Literal["negative", "neutral", "positive"]
 
@@ -28,7 +30,7 @@ SentimentLabel = Literal["negative", "neutral", "positive"]
 POSITIVE_THRESHOLD = 0.05
 NEGATIVE_THRESHOLD = -0.05
 
-SUPPORTED_LANGUAGES = frozenset({"en", UNDETERMINED})
+SUPPORTED_LANGUAGES = frozenset({"en"})
 
 
 class Sentiment(NamedTuple):
@@ -46,6 +48,13 @@ def label_for(score: float) -> SentimentLabel:
     if score <= NEGATIVE_THRESHOLD:
         return "negative"
     return "neutral"
+
+
+def measurable(text: str, language: str) -> bool:
+    """Does VADER apply: English, or "und" because there are no words to tell a language by."""
+    if language == UNDETERMINED:
+        return too_short_to_tell(text)
+    return language in SUPPORTED_LANGUAGES
 
 
 class WindowedVader(SentimentIntensityAnalyzer):
@@ -82,7 +91,7 @@ class SentimentScorer:
         self._vader = WindowedVader()
 
     def score(self, text: str, language: str) -> Sentiment:
-        if language not in SUPPORTED_LANGUAGES:
+        if not measurable(text, language):
             return UNSUPPORTED
         if len(text) > self.max_chars:
             cut = text.rfind(" ", 0, self.max_chars + 1)

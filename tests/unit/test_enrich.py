@@ -503,6 +503,7 @@ def test_close_event_with_empty_body(enricher: Enricher) -> None:
         visibility="public",
         priority=None,
         asks_customer=False,
+        fingerprint=None,
     )
 
 

@@ -1,5 +1,5 @@
 """The fast intent matcher gives exactly the documented rule: the first listed intent with a
-keyword or pattern anywhere in the text."""
+keyword or pattern anywhere in the text, not negated by one of its `negated_by` words."""
 
 from __future__ import annotations
 
@@ -29,13 +29,25 @@ def reference(rules: list[IntentRule], text: str, label: str | None) -> str:
     """The rule as written for operators, without the speed-ups."""
     for rule in rules:
         terms = rule.terms
-        keyword = (
-            bool(terms.keywords) and re.search(keywords_regex(terms.keywords), text) is not None
-        )
-        pattern = any(re.search(p, text, re.IGNORECASE) for p in terms.patterns)
+
+        def found(regex: str, rule: IntentRule = rule) -> bool:
+            starts = [m.start() for m in re.finditer(f"(?={regex})", text, re.IGNORECASE)]
+            return any(not negated(rule, text[:start]) for start in starts)
+
+        keyword = bool(terms.keywords) and found(keywords_regex(terms.keywords))
+        pattern = any(found(p) for p in terms.patterns)
         if keyword or pattern or (rule.when_sentiment is not None and rule.when_sentiment == label):
             return rule.name
     return "other"
+
+
+def negated(rule: IntentRule, before: str) -> bool:
+    """Does `before` end with one of the rule's negators and at most two more words?"""
+    if not rule.negated_by:
+        return False
+    words = re.findall(r"[\w']+|[.,;:!?\n]", before)[-3:]
+    clause = words[max((i + 1 for i, w in enumerate(words) if w in ".,;:!?\n"), default=0) :]
+    return any(re.fullmatch(keywords_regex(rule.negated_by), w) for w in clause)
 
 
 # Pieces of keywords of several intents, overlapping on purpose ("account" / "close my
@@ -62,6 +74,11 @@ PIECES = [
     "?",
     "grazie mille",
     "thanks for",
+    "ottimo",
+    "perfetto",
+    "not",
+    "affatto",
+    "don't",
     "worst",
     "not working",
     "disdire",

@@ -65,7 +65,7 @@ def test_patterns_that_would_break_the_matcher(tmp_path: Path, pattern: str, com
 def test_unknown_key_in_an_intent(tmp_path: Path) -> None:
     msg = _error(tmp_path, lambda r: _intent(r, "delivery").update(keywrods=["parcel"]))
     assert "(delivery): unknown key(s) keywrods" in msg
-    assert "allowed: description, keywords, name, patterns, when_sentiment" in msg
+    assert "allowed: description, keywords, name, negated_by, patterns, when_sentiment" in msg
 
 
 def test_unknown_intent_name(tmp_path: Path) -> None:
