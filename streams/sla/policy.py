@@ -255,6 +255,7 @@ def _rule(i: int, raw: Any, default_ratio: float, problems: _Problems) -> tuple[
     problems.unknown_keys(where, raw, {"name", "match", "targets", "warning_ratio"})
     match = _match(raw.get("match"), where, problems)
     targets = _targets(raw.get("targets"), where, problems)
+    _check_hard_limit(targets, raw.get("targets"), where, problems)
     ratio = default_ratio
     if "warning_ratio" in raw:
         ratio = _ratio(raw["warning_ratio"], f"{where}, field 'warning_ratio'", problems) or ratio
@@ -278,7 +279,9 @@ def _match(raw: Any, where: str, problems: _Problems) -> Match:
         value = raw[key]
         if not isinstance(value, str) or not value.strip():
             problems.add(f"{where}, field 'match.{key}'", f"expected a name (got {value!r})")
-        elif key in allowed and value not in allowed[key]:
+            continue
+        value = value.strip()  # 'enterprise ' would otherwise never match a customer's tier
+        if key in allowed and value not in allowed[key]:
             choices = ", ".join(allowed[key])
             problems.add(f"{where}, field 'match.{key}'", f"unknown {key} {value!r}; use {choices}")
         else:
@@ -301,6 +304,26 @@ def _targets(raw: Any, where: str, problems: _Problems) -> dict[TargetKind, int]
         except ValueError as exc:
             problems.add(f"{where}, field 'targets.{kind}'", str(exc))
     return targets
+
+
+def _check_hard_limit(
+    targets: Mapping[TargetKind, int], raw: Any, where: str, problems: _Problems
+) -> None:
+    """A hard limit runs beside the response targets of its rule: not longer than one, it
+    would breach no later than that target and count nothing apart."""
+    if "hard_limit" not in targets:
+        return
+    shorter = [
+        f"{kind} ({raw[kind]!r})"
+        for kind in ("first_response", "next_response")
+        if kind in targets and targets["hard_limit"] <= targets[kind]
+    ]
+    if shorter:
+        problems.add(
+            f"{where}, field 'targets.hard_limit'",
+            f"{raw['hard_limit']!r} must be longer than {' and '.join(shorter)}: "
+            "it is the second, later deadline of the same messages",
+        )
 
 
 def _business_hours(raw: Any, problems: _Problems) -> dict[str, BusinessHours]:

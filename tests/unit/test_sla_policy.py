@@ -202,9 +202,14 @@ VALID = {
 }
 
 
-def _problems(mutate) -> list[str]:
+def _mutated(mutate) -> dict:
     data = json.loads(json.dumps(VALID))
     mutate(data)
+    return data
+
+
+def _problems(mutate) -> list[str]:
+    data = _mutated(mutate)
     with pytest.raises(PolicyError) as info:
         policy_from_data(data, "ops/sla.yaml")
     assert str(info.value).startswith("invalid SLA policy ops/sla.yaml")
@@ -255,6 +260,38 @@ def test_unknown_channel_and_priority():
     assert "rule 'chat' (rules[1]), field 'match.channel': unknown channel 'fax'" in problems[0]
     assert "social, email, web_form, chat, phone" in problems[0]
     assert "field 'match.priority': unknown priority 'P9'" in problems[1]
+
+
+def test_match_values_are_stripped():
+    def mutate(d):
+        d["rules"][1]["match"] = {"channel": " chat", "tier": "enterprise "}
+
+    policy = policy_from_data(_mutated(mutate))
+    assert policy.match("first_response", "chat", None, "enterprise").name == "chat"
+
+
+@pytest.mark.parametrize(
+    ("targets", "fragment"),
+    [
+        ({"first_response": "5m", "hard_limit": "5m"}, "'5m' must be longer than first_response"),
+        (
+            {"first_response": "5m", "next_response": "2h", "hard_limit": "1h"},
+            "'1h' must be longer than next_response ('2h')",
+        ),
+    ],
+)
+def test_hard_limit_must_be_longer_than_the_response_targets_of_its_rule(targets, fragment):
+    def mutate(d):
+        d["rules"][1]["targets"] = targets
+
+    _one_problem(mutate, "rule 'chat' (rules[1]), field 'targets.hard_limit'", fragment)
+
+
+def test_a_hard_limit_longer_than_its_rules_response_targets_is_valid():
+    def mutate(d):
+        d["rules"][1]["targets"] = {"first_response": "5m", "hard_limit": "30m"}
+
+    assert policy_from_data(_mutated(mutate)).match("hard_limit", "chat").name == "chat"
 
 
 def test_missing_default():
