@@ -39,7 +39,7 @@ from streams.agents.state_cache import ParsedTimelines
 from streams.gc_pauses import watch as watch_gc_pauses
 from streams.graceful import finish_even_if_cancelled, until_done
 from streams.indexer import Indexer
-from streams.metrics import WorkerMetrics, observe_waits
+from streams.metrics import WorkerMetrics, export_lag, observe_waits
 from streams.partitioning import partition_of
 from streams.rules.enrich import Enricher
 from streams.rules.threading import ThreadingParams
@@ -192,12 +192,13 @@ def create_app(settings: Settings) -> faust.App:
             metrics.stage_seconds.labels(stage).observe(time.perf_counter() - started)
 
     seen_groups: set[tuple[str, str]] = set()
+    lateness_ms = w.sla.allowed_lateness_s * 1000
     route_waited, thread_waited = (metrics.stage_wait.labels(s) for s in ("route", "thread"))
 
     @app.agent(raw, concurrency=1)
     async def route(stream: StreamT) -> None:
         async def handle(events: Sequence[EventT]) -> None:
-            routed = route_batch(events, pipe.codec, pipe.enricher, lookup)
+            routed = route_batch(events, pipe.codec, pipe.enricher, lookup, lateness_ms)
             observe_waits(route_waited, routed.started_ms, routed.received_ms)
             for key, value in routed.keyed:
                 await app.producer.send(k.keyed, key, value, None, None, None)
@@ -206,14 +207,14 @@ def create_app(settings: Settings) -> faust.App:
                 metrics.processed.labels(channel, direction).inc()
             for brand, channel in routed.new_groups(seen_groups):
                 metrics.first_sight(brand, channel)
-            for brand, channel, sentiment, priority in routed.inbound:
-                metrics.inbound.labels(brand, channel, sentiment, priority or "none").inc()
+            for brand, channel, sentiment, priority, clock in routed.inbound:
+                metrics.inbound.labels(brand, channel, sentiment, priority or "none", clock).inc()
             metrics.published.labels("contacts.keyed").inc(len(routed.keyed))
 
         await batches(stream, "route", handle)
 
     outputs = Outputs(pipe.codec, metrics, app.producer, k.enriched, k.conversations, k.sla_events)
-    watermark = Watermark(w.sla.allowed_lateness_s * 1000)
+    watermark = Watermark(lateness_ms)
     wake_index = WakeIndex()
     expiry = DueIndex()  # customers by when their whole timeline outlives the retention
     touched: dict[bytes, float] = {}  # customer -> when (wall clock) last stepped
@@ -267,7 +268,7 @@ def create_app(settings: Settings) -> faust.App:
                 except Exception as exc:
                     dead.append(DeadLetter.of_event(event, "thread", "schema", str(exc)))
                     continue
-                watermark.observe(record["contact"]["occurred_at"])
+                watermark.observe(record["contact"])
                 items.append((event.message.key or b"", record))
             observe_waits(
                 thread_waited, started_ms, (r["contact"]["received_at"] for _, r in items)
@@ -395,19 +396,22 @@ def create_app(settings: Settings) -> faust.App:
             await indexer.run()
 
     sources = {k.raw, k.keyed}  # the indexer reports its own (streams.indexer)
+    lag_exported: set[tuple[str, str]] = set()
 
     @app.timer(interval=5.0)
     async def export_gauges() -> None:
+        nonlocal lag_exported
         metrics.timelines.set(len(timelines))
         gauges.export(metrics, thread_stage.now_ms(), watermark.now())
         consumer = app.consumer
         # faust keeps its committed offsets privately; lag = end of log - committed
         committed = getattr(consumer, "_committed_offset", {})
+        lags: dict[tuple[str, str], int] = {}
         for tp in consumer.assignment():
             highwater = consumer.highwater(tp) if tp.topic in sources else None
             if highwater is not None and highwater >= 0:
-                lag = max(0, highwater - (committed.get(tp) or 0))
-                metrics.consumer_lag.labels(tp.topic, str(tp.partition)).set(lag)
+                lags[tp.topic, str(tp.partition)] = max(0, highwater - (committed.get(tp) or 0))
+        lag_exported = export_lag(metrics.consumer_lag, lags, lag_exported)
 
     @app.page("/metrics")
     async def metrics_page(web: Any, request: Any) -> Any:

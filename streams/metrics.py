@@ -24,13 +24,19 @@ WAIT_STAGES: tuple[Stage, ...] = ("route", "thread")
 CHANNELS = ("social", "email", "web_form", "chat", "phone")
 DLQ_REASONS = ("decode", "schema", "validation", "enrichment", "index_mapping")
 GC_GENERATIONS = ("0", "1", "2")  # Python's collector: 2 is the full pass
+# live: the contact reached us within the allowed lateness of happening (the customer's SLA
+# clocks run on the wall clock); replay: an archive or a backlog (streams.sla.watermark).
+# Alerts on volume and breach rates count live traffic only, so an import never pages.
+CLOCKS = ("live", "replay")
 
 # From sub-second live processing to a day-long replay backlog.
 LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300, 1800, 3600, 86400)
 # Response times: seconds (chat) to days (email backlog).
 RESPONSE_BUCKETS = (30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 14400, 21600, 43200, 86400,
                     172800, 604800)  # fmt: skip
-STAGE_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5)
+# A batch's time includes its retries, so the top buckets see an outage's minutes.
+STAGE_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5,
+                 10, 30, 60, 300)  # fmt: skip
 BATCH_BUCKETS = (1, 5, 10, 25, 50, 100, 250, 500, 1000, 2000, 5000)
 GC_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1)
 
@@ -169,14 +175,16 @@ class WorkerMetrics:
             ),
             inbound=Counter(
                 "ascolto_inbound_contacts",
-                "Customer messages by brand, channel, sentiment and priority (mention volume).",
-                ["brand", "channel", "sentiment", "priority"],
+                "Customer messages by brand, channel, sentiment, priority and clock (live "
+                "traffic or replay): mention volume.",
+                ["brand", "channel", "sentiment", "priority", "clock"],
                 registry=registry,
             ),
             sla_events=Counter(
                 "ascolto_sla_events",
-                "SLA events emitted: warning, met, breached; by target kind.",
-                ["event_type", "target", "brand", "channel"],
+                "SLA events emitted: warning, met, breached; by target kind and clock (live "
+                "or replay). Each event once: a redelivery republishes it uncounted.",
+                ["event_type", "target", "brand", "channel", "clock"],
                 registry=registry,
             ),
             open_conversations=Gauge(
@@ -251,16 +259,30 @@ class WorkerMetrics:
 
     def first_sight(self, brand: str, channel: str) -> None:
         """Create a new brand/channel's series at zero (SLA events, mentions), so the first
-        breach or the first negative mention is an increase Prometheus can see."""
+        breach or the first negative mention is an increase Prometheus can see. Live ones
+        only: the alerts read those; a replay's series start at its first event."""
         for event_type in ("warning", "met", "breached"):
             for target in ("first_response", "next_response", "hard_limit", "resolution"):
-                self.sla_events.labels(event_type, target, brand, channel)
+                self.sla_events.labels(event_type, target, brand, channel, "live")
         for sentiment in ("negative", "neutral", "positive"):
             for priority in ("P1", "P2", "P3", "P4"):
-                self.inbound.labels(brand, channel, sentiment, priority)
+                self.inbound.labels(brand, channel, sentiment, priority, "live")
 
 
 def observe_waits(waited: Histogram, started_ms: int, received_ms: Iterable[int]) -> None:
     """Each contact's wait from ingest (received_at, ms) to a stage's batch started_ms."""
     for received in received_ms:
         waited.observe(max(0, started_ms - received) / 1000)
+
+
+def export_lag(
+    gauge: Gauge, lags: dict[tuple[str, str], int], exported: set[tuple[str, str]]
+) -> set[tuple[str, str]]:
+    """Set each (topic, partition)'s lag and remove those exported before but not now: a
+    partition a rebalance moved away is its new owner's to report, and a stale value here
+    would add phantom lag to the topic's sum. Returns what is exported now."""
+    for labels, lag in lags.items():
+        gauge.labels(*labels).set(lag)
+    for labels in exported - lags.keys():
+        gauge.remove(*labels)
+    return set(lags)

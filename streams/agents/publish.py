@@ -68,7 +68,8 @@ class Outputs:
             m.response_seconds.labels(message["channel"], message["brand"], target).observe(
                 view.response_time_s or 0.0
             )
-        for event in out.sla_events:
+        for event in out.sla_events[: len(out.sla_events) - out.sla_events_uncounted]:
             m.sla_events.labels(
-                event["event_type"], event["target"], event["brand"], event["channel"]
-            ).inc()
+                event["event_type"], event["target"], event["brand"], event["channel"],
+                event["clock"],
+            ).inc()  # fmt: skip

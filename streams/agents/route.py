@@ -19,6 +19,7 @@ from schemas import Codec, DecodeError
 from streams.customers import Identity, Lookup, resolve, routing_key
 from streams.rules.enrich import Enricher
 from streams.sinks.dead_letter import DeadLetter
+from streams.sla.watermark import is_live
 
 STAGE = "route"
 
@@ -28,7 +29,8 @@ class Routed:
     keyed: list[tuple[bytes, bytes]] = field(default_factory=list)
     dead: list[DeadLetter] = field(default_factory=list)
     channels: list[tuple[str, str]] = field(default_factory=list)
-    inbound: list[tuple[str, str, str, str | None]] = field(default_factory=list)
+    # (brand, channel, sentiment, priority, clock) of each customer message
+    inbound: list[tuple[str, str, str, str | None, str]] = field(default_factory=list)
     groups: set[tuple[str, str]] = field(default_factory=set)  # (brand, channel) seen
     started_ms: int = 0
     received_ms: list[int] = field(default_factory=list)  # when ingest took each valid contact
@@ -72,8 +74,14 @@ def enriched_record(
 
 
 def route_batch(
-    events: Sequence[EventT], codec: Codec, enricher: Enricher, lookup: Lookup
+    events: Sequence[EventT],
+    codec: Codec,
+    enricher: Enricher,
+    lookup: Lookup,
+    lateness_ms: int,
 ) -> Routed:
+    """Decode, validate, identify and enrich a batch; ``lateness_ms`` tells live traffic
+    from replays in the metrics (streams.sla.watermark)."""
     now_ms = int(time.time() * 1000)
     out = Routed(started_ms=now_ms)
     valid: list[tuple[EventT, dict[str, Any], Identity]] = []
@@ -110,6 +118,7 @@ def route_batch(
                     contact["channel"],
                     record["sentiment_label"],
                     record["priority"],
+                    "live" if is_live(contact, lateness_ms) else "replay",
                 )
             )
     return out

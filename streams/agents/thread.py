@@ -13,6 +13,8 @@ harmless and a loss is impossible.
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import time
 import zlib
 from collections.abc import Callable, Iterable, Mapping
@@ -26,6 +28,7 @@ from streams.rules.threading import ThreadingParams, derive, evict
 from streams.rules.timeline import Message, Timeline, add
 from streams.rules.views import EMPTY, ContactView, ConversationView, Derived, diff
 from streams.sla.judge import clocks, event_record, judge
+from streams.sla.model import SlaEvent
 from streams.sla.policy import Policy
 from streams.sla.watermark import judging_now
 
@@ -41,6 +44,10 @@ class Threaded:
     # None: a tombstone (the conversation merged into another); revision rides in a header
     conversations: list[tuple[bytes, dict[str, Any] | None]] = field(default_factory=list)
     sla_events: list[dict[str, Any]] = field(default_factory=list)  # SlaEvent records
+    # how many of sla_events, at their end, are no new fact: republished for redelivered
+    # contacts, or corrected in detail (a later stop, another deadline). The metrics
+    # counted them when they happened.
+    sla_events_uncounted: int = 0
     # event ids no longer true (a late answer showed the warning never was): tombstones
     sla_retractions: list[str] = field(default_factory=list)
     revision: int = 0
@@ -246,9 +253,17 @@ def thread_timeline(
             changed_contacts.setdefault(contact_id, after.contacts[contact_id])
     changed_conversations = {v.conversation_id: v for v in changes.conversations}
     real_change = messages is not old_messages or bool(changed_contacts)
-    changed_events = [
-        e for e in judgement.events if published_events.get(e.event_id) != e.event_type
+    # the whole event is compared, not its type alone: a met whose stop moved (an earlier
+    # answer arriving late) must reach the index as it is now, whatever the arrival order
+    happened = [
+        e for e in judgement.events if _type_of(published_events.get(e.event_id)) != e.event_type
     ]
+    corrected = [
+        e
+        for e in judgement.events
+        if e not in happened and published_events.get(e.event_id) != _published(e)
+    ]
+    changed_events = happened + corrected
     current_ids = {e.event_id for e in judgement.events}
     retractions = [i for i in published_events if i not in current_ids]
     real_change = real_change or bool(changed_events or retractions or changed_conversations)
@@ -263,7 +278,7 @@ def thread_timeline(
     new_sla: dict[str, Any] = {
         "summary": _summary(after),
         "contacts": judgement.contact_sla,
-        "events": {e.event_id: e.event_type for e in judgement.events},
+        "events": {e.event_id: _published(e) for e in judgement.events},
         "floor": judge_at if not live else state.sla.get("floor", 0),
         "wake": judgement.next_wakeup_ms,
         "live": live,
@@ -296,6 +311,7 @@ def thread_timeline(
         out.conversations.append((conv_id.encode(), None))
     clock_name = "live" if live else "replay"
     out.sla_events = [event_record(e, sla.wall_ms, clock_name) for e in new_events]
+    out.sla_events_uncounted = len(new_events) - len(happened)
     out.sla_retractions = retractions
     out.revision = revision
 
@@ -316,6 +332,18 @@ def thread_timeline(
 
 
 _UNANSWERED = ContactView("", "", None, False, None, None, None)
+
+
+def _published(event: SlaEvent) -> str:
+    """What the state remembers of a published SLA event: its type, and a digest of all of
+    it to see any change (a later stop, another deadline, a merged conversation)."""
+    digest = hashlib.blake2b(repr(dataclasses.astuple(event)).encode(), digest_size=8)
+    return f"{event.event_type}|{digest.hexdigest()}"
+
+
+def _type_of(published: str | None) -> str | None:
+    # states written before the whole event was remembered hold its type alone
+    return None if published is None else published.split("|", 1)[0]
 
 
 def _summary(derived: Derived) -> dict[str, list[int | None]]:

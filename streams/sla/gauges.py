@@ -32,7 +32,7 @@ class ConversationGauges:
         for summary, live in self._by_key.values():
             now = wall_ms if live else watermark_ms
             for group, (open_convs, unanswered, oldest, *rest) in summary.items():
-                brand, channel = group.split("|", 1)
+                brand, channel = group.rsplit("|", 1)  # a brand may hold a "|"
                 row = totals.setdefault((brand, channel), [0, 0, 0.0, 0])
                 row[0] += open_convs or 0
                 row[1] += unanswered or 0

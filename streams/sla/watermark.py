@@ -20,9 +20,12 @@ class Watermark:
     lateness_ms: int
     max_event_ms: int = 0
 
-    def observe(self, occurred_at_ms: int) -> None:
-        if occurred_at_ms > self.max_event_ms:
-            self.max_event_ms = occurred_at_ms
+    def observe(self, contact: dict[str, Any]) -> None:
+        """A contact said to happen after ingest took it (a sender's clock running ahead)
+        counts as happening then: it must not move every replay's clock on."""
+        event_ms = min(int(contact["occurred_at"]), int(contact["received_at"]))
+        if event_ms > self.max_event_ms:
+            self.max_event_ms = event_ms
 
     def now(self) -> int:
         return self.max_event_ms - self.lateness_ms

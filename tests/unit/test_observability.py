@@ -28,7 +28,7 @@ from grafana import dashboards
 from grafana.queries import all_queries
 from grafana.sla_targets import channel_targets
 from services.ingest.metrics import IngestMetrics
-from streams.metrics import WorkerMetrics
+from streams.metrics import WorkerMetrics, export_lag
 
 ROOT = Path(__file__).resolve().parents[2]
 PROM = ROOT / "deploy" / "prometheus"
@@ -282,3 +282,16 @@ def test_queries_and_rules_read_metrics_that_exist() -> None:
 def test_queries_have_every_variable_filled_in() -> None:
     for uid, title, expr in all_queries():
         assert "$" not in expr, f"{uid} / {title}: {expr}"
+
+
+def test_lag_of_a_partition_moved_away_is_no_longer_exported() -> None:
+    metrics = WorkerMetrics.create(CollectorRegistry())
+
+    def exported() -> dict[tuple[str, str], float]:
+        samples = metrics.consumer_lag.collect()[0].samples
+        return {(s.labels["topic"], s.labels["partition"]): s.value for s in samples}
+
+    before = export_lag(metrics.consumer_lag, {("raw", "0"): 5000, ("raw", "1"): 3}, set())
+    assert exported() == {("raw", "0"): 5000, ("raw", "1"): 3}
+    export_lag(metrics.consumer_lag, {("raw", "1"): 7}, before)  # a rebalance took 0 away
+    assert exported() == {("raw", "1"): 7}

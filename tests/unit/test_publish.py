@@ -62,3 +62,30 @@ def test_every_output_goes_to_its_topic_keyed_and_encoded() -> None:
     events = [(k, decode(v, expect="SlaEvent")["event_id"]) for k, v, _ in sla[:-1]]
     assert events == [(e["event_id"].encode(), e["event_id"]) for e in out.sla_events]
     assert sla[-1] == (b"id-q9:first_response:warning", None, None)
+
+
+def test_a_redelivery_republishes_sla_events_without_counting_them_again() -> None:
+    metrics = WorkerMetrics.create(CollectorRegistry(), ("c", "v", "s"))
+    outputs = Outputs(codec(), metrics, RecordingProducer(), *TOPICS)  # type: ignore[arg-type]
+
+    def counted() -> dict[tuple[str, str], float]:
+        totals: dict[tuple[str, str], float] = {}
+        for sample in metrics.sla_events.collect()[0].samples:
+            if sample.name.endswith("_total") and sample.value:
+                key = (sample.labels["event_type"], sample.labels["target"])
+                totals[key] = totals.get(key, 0) + sample.value
+        return totals
+
+    async def publish(out: Any) -> None:
+        await asyncio.gather(*await outputs.publish(out))
+
+    state, first = thread_timeline(TimelineState({}, 0, {}), RECORDS, PARAMS, 30 * 86_400_000, SLA)
+    asyncio.run(publish(first))
+    once = counted()
+    assert once and sum(once.values()) == len(first.sla_events)
+    assert {e["clock"] for e in first.sla_events} == {"replay"}  # labelled as judged
+
+    _, again = thread_timeline(state, RECORDS, PARAMS, 30 * 86_400_000, SLA)  # redelivered
+    assert again.sla_events, "a redelivery republishes its conversations' events"
+    asyncio.run(publish(again))
+    assert counted() == once
