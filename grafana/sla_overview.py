@@ -51,6 +51,7 @@ OLDEST = sel("ascolto_oldest_unanswered_age_seconds", BRAND, CHANNEL)
 OPEN = sel("ascolto_open_conversations", BRAND, CHANNEL)
 UNANSWERED = sel("ascolto_unanswered_contacts", BRAND, CHANNEL)
 AWAITING = sel("ascolto_awaiting_answer_conversations", BRAND, CHANNEL)
+PAST_HARD_LIMIT = sel("ascolto_unanswered_past_hard_limit_contacts", BRAND, CHANNEL)
 SENTIMENT_COLORS = {"negative": RED, "neutral": "blue", "positive": GREEN}
 
 
@@ -108,12 +109,13 @@ def unanswered_share(by: str = "") -> str:
 def headline(slas: Sequence[ChannelSla]) -> list[PanelBuilder]:
     oldest = stat_panel(
         "Oldest message waiting for an answer, by channel",
-        "Age against the SLA clock of the oldest customer message still owed an answer. "
-        "Green until the SLA warning, orange until the first-response target, red past it, "
-        "dark red past a hard limit (email: 24h).",
+        "Calendar time since the oldest customer message still owed an answer (with business "
+        "hours the SLA clock runs slower: see 'Past the hard limit'). Green until the SLA "
+        "warning, orange until the first-response target, red past it, dark red past a hard "
+        "limit (email: 24h).",
         [target(f"max by (channel) ({OLDEST})", "{{channel}}", instant=True)],
         "s",
-        span=12,
+        span=8,
     )
     colour_by_channel(oldest, slas, per_brand=False)
     return [
@@ -147,6 +149,17 @@ def headline(slas: Sequence[ChannelSla]) -> list[PanelBuilder]:
             decimals=1,
         ),
         oldest,
+        stat_panel(
+            "Past the hard limit",
+            "Live customer messages still unanswered past their hard limit, as the SLA clock "
+            "judges it (business hours and pauses included). Pages on-call "
+            "(UnansweredPastHardLimit).",
+            [target(f"sum({PAST_HARD_LIMIT})", instant=True)],
+            "short",
+            span=4,
+            steps=[(None, GREEN), (1, DARK_RED)],
+            decimals=0,
+        ),
     ]
 
 

@@ -66,6 +66,7 @@ class WorkerMetrics:
     unanswered: Gauge
     awaiting: Gauge
     oldest_unanswered_seconds: Gauge
+    past_hard_limit: Gauge
     consumer_lag: Gauge
     watermark_seconds: Gauge
     gc_pauses: Histogram
@@ -209,6 +210,13 @@ class WorkerMetrics:
                 "ascolto_oldest_unanswered_age_seconds",
                 "Age of the oldest customer message still owed an answer: wall-clock time for "
                 "live traffic, event time for replays (calendar hours, not business hours).",
+                ["brand", "channel"],
+                registry=registry,
+            ),
+            past_hard_limit=Gauge(
+                "ascolto_unanswered_past_hard_limit_contacts",
+                "Customer messages of live traffic still unanswered past their hard limit, as "
+                "the SLA clock judges it (business hours and pauses included).",
                 ["brand", "channel"],
                 registry=registry,
             ),

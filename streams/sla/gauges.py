@@ -33,17 +33,20 @@ class ConversationGauges:
             now = wall_ms if live else watermark_ms
             for group, (open_convs, unanswered, oldest, *rest) in summary.items():
                 brand, channel = group.rsplit("|", 1)  # a brand may hold a "|"
-                row = totals.setdefault((brand, channel), [0, 0, 0.0, 0])
+                row = totals.setdefault((brand, channel), [0, 0, 0.0, 0, 0])
                 row[0] += open_convs or 0
                 row[1] += unanswered or 0
                 if oldest is not None:
                     row[2] = max(row[2], max(0.0, (now - oldest) / 1000))
                 row[3] += (rest[0] or 0) if rest else 0
+                # an archive's old misses are history, not something to answer now
+                row[4] += (rest[1] or 0) if live and len(rest) > 1 else 0
         for labels in self._exported - totals.keys():  # gone: back to zero, not stale
-            totals[labels] = [0, 0, 0.0, 0]
-        for (brand, channel), (open_convs, unanswered, oldest_s, awaiting) in totals.items():
+            totals[labels] = [0, 0, 0.0, 0, 0]
+        for (brand, channel), (open_convs, unanswered, oldest_s, awaiting, past) in totals.items():
             metrics.open_conversations.labels(brand, channel).set(open_convs)
             metrics.unanswered.labels(brand, channel).set(unanswered)
             metrics.oldest_unanswered_seconds.labels(brand, channel).set(oldest_s)
             metrics.awaiting.labels(brand, channel).set(awaiting)
+            metrics.past_hard_limit.labels(brand, channel).set(past)
         self._exported = set(totals)

@@ -1,0 +1,56 @@
+"""The SLA gauges: what the pipeline tells Prometheus about waiting customers."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from prometheus_client import CollectorRegistry
+
+from streams.agents.thread import SlaContext, TimelineState, thread_timeline
+from streams.metrics import WorkerMetrics
+from streams.sla.gauges import ConversationGauges
+from streams.sla.policy import parse_policy
+from tests.unit.test_thread_stage import PARAMS, record
+
+POLICY = parse_policy(
+    """
+version: 1
+rules:
+  - name: default
+    targets: {first_response: 24h, next_response: 24h, resolution: 72h}
+  - name: email
+    match: {channel: email}
+    targets: {first_response: 1h, next_response: 1h, hard_limit: 2h, resolution: 72h}
+business_hours:
+  b:
+    time_zone: UTC
+    weekly: {mon-fri: "09:00-18:00"}
+"""
+)
+FRIDAY_5PM = int(datetime(2026, 11, 27, 17, 0, tzinfo=UTC).timestamp() * 1000)
+H = 3_600_000
+
+
+def past_hard_limit(now: int, received_late_by: int = 0) -> float:
+    """The gauge, for one customer email sent on Friday at 17:00 and never answered."""
+    email = record("q1", "inbound", FRIDAY_5PM, None, "my invoice is wrong")
+    email["contact"]["channel"] = "email"
+    email["contact"]["received_at"] = FRIDAY_5PM + received_late_by
+    sla = SlaContext(POLICY, lateness_ms=600_000, wall_ms=now, watermark_ms=now)
+    state, _ = thread_timeline(TimelineState({}, 0, {}), [email], PARAMS, 30 * 24 * H, sla)
+    gauges = ConversationGauges()
+    gauges.update(b"b|c", state, sla)
+    metrics = WorkerMetrics.create(CollectorRegistry())
+    gauges.export(metrics, now, now)
+    return metrics.past_hard_limit.labels("b", "email")._value.get()
+
+
+def test_counts_a_message_past_its_hard_limit_on_the_sla_clock_not_the_calendar() -> None:
+    # Saturday 17:30: 24.5 hours later, but only one business hour (Friday 17-18) has run
+    assert past_hard_limit(FRIDAY_5PM + 24 * H + H // 2) == 0
+    # Monday 10:30: the second business hour ended at 10:00
+    assert past_hard_limit(FRIDAY_5PM + 65 * H + H // 2) == 1
+
+
+def test_an_imported_archives_old_misses_are_not_counted() -> None:
+    assert past_hard_limit(FRIDAY_5PM + 200 * H, received_late_by=150 * H) == 0
