@@ -278,7 +278,7 @@ def thread_timeline(
         "summary": _summary(after, judgement.contact_sla),
         "contacts": judgement.contact_sla,
         "events": published_now,
-        "floor": judge_at if not live else state.sla.get("floor", 0),
+        "floor": max(judge_at, state.sla.get("floor", 0)),  # judged once, never earlier
         "wake": judgement.next_wakeup_ms,
         "live": live,
     }

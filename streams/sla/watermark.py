@@ -6,7 +6,9 @@ Otherwise it is a *replay* (an imported archive, a backlog): its clocks run on t
 event-time watermark — the latest event time this worker has seen, minus the allowed
 lateness — so a 2017 archive is judged by 2017's clock, not today's. The watermark is the
 worker's, not a partition's: a quiet partition's clocks move with the others. Per timeline
-the replay clock never goes back (a restarted worker's watermark starts low).
+the clock never goes back: a restarted worker's watermark starts low, and a customer
+who turns from live to replay (a message arriving late) is judged no earlier than the wall
+clock last judged them, so a breach already published stays.
 """
 
 from __future__ import annotations

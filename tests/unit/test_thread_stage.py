@@ -172,3 +172,32 @@ def test_a_stored_timeline_holds_no_more_memory_than_its_bytes():
     finally:
         tracemalloc.stop()
     assert held < 1.5 * sum(map(len, kept)) + 20_000
+
+
+def test_a_customer_turning_from_live_to_replay_keeps_what_the_wall_clock_judged() -> None:
+    """A breach published on the wall clock stays when the customer's next message comes
+    late (a relay's lag makes them a replay, judged by event time): their clock never goes
+    back, so nothing is retracted."""
+    policy = parse_policy(
+        "version: 1\nrules:\n  - name: default\n"
+        "    targets: {first_response: 1h, next_response: 1h, resolution: 72h}\n"
+    )
+    q1 = record("q1", "inbound", T0, None, "where is my parcel")
+    q1["contact"]["received_at"] = T0 + 5000  # live
+    q2 = record("q2", "inbound", T0 + 62 * MIN, "q1", "hello??")
+    q2["contact"]["received_at"] = T0 + 77 * MIN  # 15 minutes late: a replay
+    retention = 30 * 86_400_000
+
+    def at(wall: int, watermark: int) -> SlaContext:
+        return SlaContext(policy, lateness_ms=600_000, wall_ms=wall, watermark_ms=watermark)
+
+    state, _ = thread_timeline(TimelineState({}, 0, {}), [q1], PARAMS, retention, at(T0, T0))
+    state, tick = thread_timeline(state, [], PARAMS, retention, at(T0 + 61 * MIN, T0))
+    assert [e["event_type"] for e in tick.sla_events if e["target"] == "first_response"] == [
+        "warning",
+        "breached",
+    ]
+    state, late = thread_timeline(state, [q2], PARAMS, retention, at(T0 + 77 * MIN, T0 + 52 * MIN))
+    assert not state.sla["live"]
+    assert late.sla_retractions == []
+    assert state.sla["contacts"]["id-q1"]["outcome"] == "breached"
