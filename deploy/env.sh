@@ -25,7 +25,7 @@ export ASCOLTO_INGEST_PORT="${ASCOLTO_INGEST_PORT:-18080}"
 export ASCOLTO_WORKER_WEB_PORT="${ASCOLTO_WORKER_WEB_PORT:-16066}"
 
 # Java: Kafka and Elasticsearch both run on the machine's JDK (17+).
-if [ -z "${JAVA_HOME:-}" ]; then
+if [ -z "${JAVA_HOME:-}" ] && command -v java >/dev/null; then  # none yet: `stack.sh prereqs`
   JAVA_HOME="$(dirname "$(dirname "$(readlink -f "$(command -v java)")")")"
 fi
 export JAVA_HOME

@@ -2,6 +2,7 @@
 # The local stack on loopback: Kafka (KRaft), Elasticsearch, Prometheus, and
 # Ascolto's own ingest service and Faust worker.
 #
+#   deploy/stack.sh prereqs            the machine's tools: JDK, mvn, unzip, python3-venv
 #   deploy/stack.sh install            fetch what is missing (idempotent, quick when done)
 #   deploy/stack.sh up [COMPONENT...]  start (default: kafka elasticsearch prometheus)
 #   deploy/stack.sh down [COMPONENT...] stop (default: everything)
@@ -22,9 +23,21 @@ ALL=(worker ingest alertmanager prometheus elasticsearch kafka)
 log() { printf '\033[1m[stack]\033[0m %s\n' "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
 
-pid_of() { cat "$PIDS/$1.pid" 2>/dev/null || true; }
-alive() { local p; p="$(pid_of "$1")"; [ -n "$p" ] && kill -0 "$p" 2>/dev/null; }
+# A pid file holds the pid and the process's start time: after a reboot the pid may belong
+# to someone else, and that process must be neither taken for ours nor stopped.
+started_at() { awk '{print $22}' "/proc/$1/stat" 2>/dev/null || true; }
+pid_of() { local p=""; [ ! -f "$PIDS/$1.pid" ] || read -r p _ <"$PIDS/$1.pid" || true; echo "$p"; }
+alive() {
+  local p="" t=""
+  [ -f "$PIDS/$1.pid" ] && { read -r p t <"$PIDS/$1.pid" || true; }
+  [ -n "$p" ] && kill -0 "$p" 2>/dev/null && { [ -z "$t" ] || [ "$(started_at "$p")" = "$t" ]; }
+}
 port_open() { (exec 3<>"/dev/tcp/$ASCOLTO_HOST/$1") 2>/dev/null; }
+# Refuse to start on a port something else answers on (another clone's stack, say): the
+# readiness probes would take that server for ours.
+claim_port() { # claim_port NAME PORT VARIABLE
+  ! port_open "$2" || die "$1: port $2 is taken (another Ascolto stack, another clone?): stop it, or set $3"
+}
 
 wait_for() { # wait_for NAME SECONDS COMMAND...
   local name=$1 secs=$2; shift 2
@@ -44,10 +57,25 @@ start_bg() { # start_bg NAME COMMAND... (detached, own process group, pid record
   local name=$1; shift
   mkdir -p "$PIDS" "$LOGS"
   setsid nohup "$@" >>"$LOGS/$name.log" 2>&1 </dev/null &
-  echo $! >"$PIDS/$name.pid"
+  echo "$! $(started_at $!)" >"$PIDS/$name.pid"
 }
 
 # ---------------------------------------------------------------- install
+# The machine's own tools, from Debian's packages: a fresh machine may lack any of them.
+install_prereqs() {
+  local missing=()
+  command -v java >/dev/null || missing+=(openjdk-17-jre-headless)
+  command -v mvn >/dev/null || missing+=(maven)
+  command -v unzip >/dev/null || missing+=(unzip)
+  python3 -c 'import ensurepip, venv' 2>/dev/null || missing+=(python3-venv)
+  [ ${#missing[@]} -eq 0 ] && return 0
+  [ "$(id -u)" = 0 ] || die "missing ${missing[*]}: run as root, or apt-get install ${missing[*]}"
+  log "installing ${missing[*]} from Debian's packages"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
 install_kafka() {
   [ -f "$KAFKA_DIR/libs/kafka_2.13-$ASCOLTO_KAFKA_VERSION.jar" ] && return 0
   command -v mvn >/dev/null || die "mvn not found: Kafka's jars are resolved from Maven Central with it"
@@ -104,7 +132,7 @@ install_prometheus() {
   pkill -f prometheus-alertmanager 2>/dev/null || true
 }
 
-install_all() { install_kafka; install_es; install_prometheus; }
+install_all() { install_prereqs; install_kafka; install_es; install_prometheus; }
 
 # ---------------------------------------------------------------- kafka
 up_kafka() {
@@ -123,6 +151,8 @@ up_kafka() {
     "$JAVA_HOME/bin/java" -cp "$cp" "${jopts[@]}" kafka.tools.StorageTool format \
       -t "$cluster_id" -c "$KAFKA_DIR/server.properties" >/dev/null
   fi
+  claim_port kafka "$ASCOLTO_KAFKA_PORT" ASCOLTO_KAFKA_PORT
+  claim_port kafka "$ASCOLTO_KAFKA_CONTROLLER_PORT" ASCOLTO_KAFKA_CONTROLLER_PORT
   log "starting Kafka $ASCOLTO_KAFKA_VERSION on $ASCOLTO_KAFKA_BOOTSTRAP"
   start_bg kafka "$JAVA_HOME/bin/java" -cp "$cp" "${jopts[@]}" kafka.Kafka "$KAFKA_DIR/server.properties"
   wait_for kafka 90 port_open "$ASCOLTO_KAFKA_PORT"
@@ -141,11 +171,16 @@ up_es() {
       -e "s|@TRANSPORT_PORT@|$ASCOLTO_ES_TRANSPORT_PORT|g" \
       -e "s|@DATA@|$home/data|g" -e "s|@LOGS@|$home/logs|g" \
       "$ASCOLTO_ROOT/deploy/elasticsearch/elasticsearch.yml" >"$home/config/elasticsearch.yml"
+  mkdir -p "$home/data" "$home/logs"  # `clean` wipes them
   local as_user=()
   if [ "$(id -u)" = 0 ]; then
     chown -R "$ASCOLTO_ES_USER" "$home/config" "$home/data" "$home/logs"
-    as_user=(runuser -u "$ASCOLTO_ES_USER" --)
+    # setpriv execs Elasticsearch itself: runuser would stay its parent and, stopped,
+    # SIGKILL it after 2 seconds instead of letting it shut down
+    as_user=(setpriv --reuid="$ASCOLTO_ES_USER" --regid="$ASCOLTO_ES_USER" --init-groups --)
   fi
+  claim_port elasticsearch "$ASCOLTO_ES_PORT" ASCOLTO_ES_PORT
+  claim_port elasticsearch "$ASCOLTO_ES_TRANSPORT_PORT" ASCOLTO_ES_TRANSPORT_PORT
   log "starting Elasticsearch $ASCOLTO_ES_VERSION on $ASCOLTO_ES_URL"
   start_bg elasticsearch "${as_user[@]}" env ES_JAVA_HOME="$JAVA_HOME" ES_PATH_CONF="$home/config" \
     ES_JAVA_OPTS="-Xms$ASCOLTO_ES_HEAP -Xmx$ASCOLTO_ES_HEAP" "$home/dist/bin/elasticsearch"
@@ -170,6 +205,7 @@ up_prometheus() {
   install_prometheus
   render_prometheus_config
   promtool check config "$PROM_DIR/prometheus.yml" >/dev/null
+  claim_port prometheus "$ASCOLTO_PROMETHEUS_PORT" ASCOLTO_PROMETHEUS_PORT
   log "starting Prometheus on $ASCOLTO_PROMETHEUS_URL"
   start_bg prometheus prometheus --config.file="$PROM_DIR/prometheus.yml" \
     --storage.tsdb.path="$PROM_DIR/data" --storage.tsdb.retention.time=7d \
@@ -183,6 +219,7 @@ up_alertmanager() {
   [ -f "$ASCOLTO_ROOT/deploy/prometheus/alertmanager.yml" ] || return 0
   install_prometheus
   mkdir -p "$AM_DIR"
+  claim_port alertmanager "$ASCOLTO_ALERTMANAGER_PORT" ASCOLTO_ALERTMANAGER_PORT
   log "starting Alertmanager on $ASCOLTO_HOST:$ASCOLTO_ALERTMANAGER_PORT"
   start_bg alertmanager prometheus-alertmanager --config.file="$ASCOLTO_ROOT/deploy/prometheus/alertmanager.yml" \
     --storage.path="$AM_DIR" --web.listen-address="$ASCOLTO_HOST:$ASCOLTO_ALERTMANAGER_PORT" \
@@ -193,6 +230,7 @@ up_alertmanager() {
 # ---------------------------------------------------------------- ascolto's own processes
 up_ingest() {
   alive ingest && return 0
+  claim_port ingest "$ASCOLTO_INGEST_PORT" ASCOLTO_INGEST_PORT
   log "starting the ingest service on http://$ASCOLTO_HOST:$ASCOLTO_INGEST_PORT"
   start_bg ingest "$VENV/bin/ascolto" serve-ingest
   wait_for ingest 30 "$VENV/bin/python" -m ascolto.ready ingest
@@ -200,17 +238,19 @@ up_ingest() {
 
 up_worker() {
   alive worker && return 0
+  claim_port worker "$ASCOLTO_WORKER_WEB_PORT" ASCOLTO_WORKER_WEB_PORT
   log "starting the Faust worker (web and /metrics on :$ASCOLTO_WORKER_WEB_PORT)"
   start_bg worker "$VENV/bin/ascolto" worker
   wait_for worker 90 "$VENV/bin/python" -m ascolto.ready worker
 }
 
-stop() { # stop NAME: TERM the process group, then KILL after a grace period
+stop() { # stop NAME: TERM the process group, then KILL what is left after a grace period
   local name=$1 pid; pid="$(pid_of "$name")"
-  if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+  if [ -n "$pid" ] && alive "$name"; then
     log "stopping $name (pid $pid)"
     kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
-    for _ in $(seq 1 60); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
+    # the whole group: Elasticsearch's server JVM outlives its launcher for a moment
+    for _ in $(seq 1 60); do kill -0 -- "-$pid" 2>/dev/null || kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
     kill -KILL -- "-$pid" 2>/dev/null || true
   fi
   rm -f "$PIDS/$name.pid"
@@ -229,6 +269,7 @@ status() {
 
 cmd="${1:-status}"; shift || true
 case "$cmd" in
+  prereqs) install_prereqs ;;
   install) install_all ;;
   up)
     [ $# -gt 0 ] || set -- "${INFRA[@]}"
