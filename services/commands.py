@@ -9,7 +9,7 @@ from pathlib import Path
 import orjson
 import yaml
 
-from ascolto.config import Settings
+from ascolto.config import CONFIG_DIR, Settings
 
 
 def _import_twitter(settings: Settings, args: argparse.Namespace) -> int:
@@ -67,6 +67,16 @@ def _duration(text: str) -> int:
         raise argparse.ArgumentTypeError(str(e)) from None
 
 
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"a whole number of at least 1 (got {text!r})")
+    return value
+
+
 def _sla_at_risk(settings: Settings, args: argparse.Namespace) -> int:
     from ascolto.search import client
     from services.report import at_risk, render_at_risk
@@ -97,7 +107,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     mb = isub.add_parser("mbox", help="an mbox file or a folder of .eml files")
     mb.add_argument("path")
     mb.add_argument(
-        "--agents", default="deploy/config/email-agents.yaml",
+        "--agents", default=str(CONFIG_DIR / "email-agents.yaml"),
         help="YAML mapping of agent addresses/@domains to brands",
     )  # fmt: skip
     for p, func in ((tw, _import_twitter), (mb, _import_mbox)):
@@ -115,7 +125,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     risk = ssub.add_parser(
         "at-risk", help="unanswered conversations closest to their deadline, overdue ones first"
     )
-    risk.add_argument("--limit", type=int, default=20)
+    risk.add_argument("--limit", type=_positive, default=20)
     risk.add_argument("--brand")
     risk.add_argument(
         "--overdue-for",

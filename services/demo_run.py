@@ -62,6 +62,8 @@ def run_demo(settings: Settings, n_threads: int = 120, timeout_s: float = 120) -
     wait_until(lambda: len(dead_letters()) >= len(broken), timeout_s, "dead letters")
     letters = [value for _, value in dead_letters() if value]
 
+    # every update settled (an answer reaches its message's document after the message)
+    wait_settled(settings, timeout_s=timeout_s)
     channels = Counter(c["channel"] for c in contacts if c.get("channel") in demo.CHANNELS)
     es.indices.refresh(index=settings.elastic.conversations)
     conversations = es.count(index=settings.elastic.conversations)["count"]
@@ -74,8 +76,6 @@ def run_demo(settings: Settings, n_threads: int = 120, timeout_s: float = 120) -
         },
     )["count"]
     owed = es.count(index=settings.elastic.contacts, query={"term": {"owed_answer": True}})["count"]
-
-    wait_settled(settings, timeout_s=timeout_s)
     report = summarise(customer_messages(es, settings.elastic.contacts), "channel")
     w = settings.worker
     print()

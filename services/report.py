@@ -145,23 +145,16 @@ def at_risk(
     """Conversations waiting for an answer, the nearest deadline first (overdue ones on top).
 
     One row per conversation (field collapsing on conversation_id), from the customer messages
-    owed an answer and not answered: those still open, and those breached less than
+    owed an answer and not answered, open or breached, whose deadline is at most
     `overdue_for_s` ago. A breach does not end the wait: an unanswered complaint is the most
-    urgent row, until it is older than the window (an archive's old breaches stay out).
+    urgent row, until it is older than the window. An archive's old messages stay out, the
+    open ones too (its clock stops where it ends: their deadlines lie years back).
     """
     now = now_ms if now_ms is not None else int(time.time() * 1000)
-    recently_breached = {
-        "bool": {
-            "filter": [
-                {"term": {"sla.outcome": "breached"}},
-                {"range": {"sla.deadline": {"gte": now - int(overdue_for_s * 1000)}}},
-            ]
-        }
-    }
     filters: list[dict[str, Any]] = [
         {"term": {"owed_answer": True}},
-        {"exists": {"field": "sla.deadline"}},
-        {"bool": {"should": [{"term": {"sla.outcome": "open"}}, recently_breached]}},
+        {"terms": {"sla.outcome": ["open", "breached"]}},
+        {"range": {"sla.deadline": {"gte": now - int(overdue_for_s * 1000)}}},
     ]
     if brand:
         filters.append({"term": {"brand": brand}})
