@@ -17,6 +17,7 @@ failure is retried or dead-lettered), so offsets are committed only for work tha
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -49,6 +50,8 @@ from streams.sla.gauges import ConversationGauges
 from streams.sla.policy import Policy, load_policy
 from streams.sla.wakeups import DueIndex, WakeIndex
 from streams.sla.watermark import Watermark
+
+log = logging.getLogger("ascolto.worker")
 
 # The due-clock timer re-judges at most SLA_KEYS_PER_TICK customers a tick (the others stay
 # due for the next one). Both it and the thread agent let the other tasks (the route agent,
@@ -239,7 +242,11 @@ def create_app(settings: Settings) -> faust.App:
         that changelog record through its topic machinery, which cost the outputs 15-20 times
         the producer's own send (streams.agents.publish). The producer is the one faust
         flushes before it commits offsets; the partitioner picks the partition faust would."""
-        value = state.dump()
+        state, value, trimmed = thread_stage.within_size(state, pipe.params)
+        if trimmed:
+            log.warning("timeline %r over %d bytes: %d oldest conversations dropped",
+                        key, thread_stage.MAX_STATE_BYTES, trimmed)  # fmt: skip
+            metrics.trimmed.inc(trimmed)
         timelines.raw_update({key: value})  # the store alone
         await app.producer.send(changelog, key, value, None, None, None)
         parsed.keep(key, value, state)
@@ -276,13 +283,21 @@ def create_app(settings: Settings) -> faust.App:
             sla = sla_context()
             async with stepping:
                 groups = thread_stage.group_by_key(items).items()
+                written: list[tuple[bytes, thread_stage.TimelineState]] = []
+                pending: list[Awaitable[Any]] = []
                 for i, (key, records) in enumerate(groups, 1):
                     state, new_state, out = step(key, records, sla)
+                    pending += await outputs.publish(out)
                     if new_state is not state:
-                        await keep(key, new_state)
-                    await outputs.publish(out)
+                        written.append((key, new_state))
                     if i % YIELD_EVERY == 0:
                         await asyncio.sleep(0)
+                # The outputs first: a timeline written before them and then replayed (a
+                # crash, a failed send) finds its contacts known and would not send its
+                # tombstones and retractions again.
+                await asyncio.gather(*pending)
+                for key, new_state in written:
+                    await keep(key, new_state)
             await dead_letter(dead)
             metrics.watermark_seconds.set(watermark.now() / 1000)
 
@@ -315,6 +330,19 @@ def create_app(settings: Settings) -> faust.App:
         """A rebalance, or the recovery after it, is under way: the table is not settled."""
         return bool(app.rebalancing or app.tables.recovery.in_recovery)  # type: ignore[attr-defined]
 
+    async def guarded(tick: Callable[[], Awaitable[None]]) -> None:
+        """faust runs a timer's body unguarded: an exception would stop the worker, and after
+        a restart the same customers would be due again. The wakes and expiries the tick took
+        out of the indexes are rebuilt from the table instead (reindex, next tick)."""
+        try:
+            await tick()
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("sla: a timer's tick failed; its customers are judged again")
+            metrics.batch_retries.labels("sla").inc()
+            wake_index.stale = True
+
     @app.timer(interval=w.sla.check_interval_s)
     async def judge_due_clocks() -> None:
         """Re-judge customers whose SLA clocks changed since: warnings and breaches happen
@@ -324,6 +352,9 @@ def create_app(settings: Settings) -> faust.App:
             return
         if wake_index.stale:
             reindex()
+        await guarded(judge_due)
+
+    async def judge_due() -> None:
         async with stepping:
             sla = sla_context()
             started = time.perf_counter()
@@ -344,10 +375,20 @@ def create_app(settings: Settings) -> faust.App:
                 if i % YIELD_EVERY == 0:
                     await asyncio.sleep(0)
             await asyncio.gather(*pending)
+            if settling():  # revoked meanwhile: these timelines may be another worker's now
+                wake_index.stale = True
+                return
             for key, new_state in written:
                 await keep(key, new_state)
         metrics.stage_seconds.labels("sla").observe(time.perf_counter() - started)
         metrics.batch_size.labels("sla").observe(len(due))
+
+    async def drop(key: bytes) -> None:
+        """Delete a timeline from the store and its changelog, on keep()'s path: through
+        faust's own buffer, its tombstone could land after a newer timeline keep() sent."""
+        timelines.data.pop(key, None)
+        await app.producer.send(changelog, key, None, None, None, None)
+        parsed.forget(key)
 
     @app.timer(interval=t.expire_every_s)
     async def expire_timelines() -> None:
@@ -356,10 +397,13 @@ def create_app(settings: Settings) -> faust.App:
         of those who never do. A contact later than the retention starts afresh."""
         if settling() or wake_index.stale:
             return
+        await guarded(expire)
+
+    async def expire() -> None:
         now = watermark.now()
         idle_before = time.monotonic() - t.expire_idle_s
         later: list[bytes] = []
-        while True:
+        while not settling():
             # in chunks, letting the thread agent in between: new customers arrive at
             # hundreds a second, and all of them must be able to leave as fast
             async with stepping:
@@ -370,9 +414,8 @@ def create_app(settings: Settings) -> faust.App:
                     if key in wake_index or touched.get(key, 0.0) > idle_before:
                         later.append(key)
                         continue
-                    timelines.pop(key, None)
+                    await drop(key)
                     touched.pop(key, None)
-                    parsed.forget(key)
                     gauges.forget(key)
                     metrics.timelines_expired.inc()
             if len(due) < EXPIRE_CHUNK:

@@ -58,6 +58,7 @@ class WorkerMetrics:
     response_seconds: Histogram
     timelines: Gauge
     evicted: Counter
+    trimmed: Counter
     timelines_expired: Counter
     batch_retries: Counter
     inbound: Counter
@@ -161,6 +162,12 @@ class WorkerMetrics:
             evicted=Counter(
                 "ascolto_conversations_evicted",
                 "Conversations dropped from state after the retention period.",
+                registry=registry,
+            ),
+            trimmed=Counter(
+                "ascolto_conversations_trimmed",
+                "Conversations dropped from a customer's timeline, oldest first, to keep its "
+                "state under the record size Kafka takes (a customer with very long histories).",
                 registry=registry,
             ),
             timelines_expired=Counter(

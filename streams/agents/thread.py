@@ -330,6 +330,53 @@ def thread_timeline(
     return TimelineState(kept, revision, new_sla, after if kept is messages else None), out
 
 
+# A timeline is one changelog record, and Kafka takes records of about 1 MB (faust's producer
+# 1,000,000 bytes, the broker's message.max.bytes): a larger one could never be written, and
+# the stage would retry it for ever.
+MAX_STATE_BYTES = 900_000
+
+
+def within_size(
+    state: TimelineState, params: ThreadingParams, max_bytes: int = MAX_STATE_BYTES
+) -> tuple[TimelineState, bytes, int]:
+    """The state and its bytes, its oldest conversations dropped (whole) until it fits in
+    max_bytes; and how many were dropped. A customer whose newest conversation alone is too
+    large starts afresh: better than a stage stopped for everyone."""
+    value = state.dump()
+    if len(value) <= max_bytes:
+        return state, value, 0
+    derived = state.derived if state.derived is not None else derive(state.messages, params)
+    lasts = sorted(c.last_message_at for c in derived.conversations.values())
+    bounds = [*lasts[1:], lasts[-1] + 1]  # evicting before bounds[i] drops i + 1 of them
+
+    def without_oldest(n: int) -> tuple[TimelineState, bytes]:
+        kept = evict(state.messages, bounds[n - 1], params)
+        sla = dict(state.sla)
+        sla["contacts"] = {c: v for c, v in sla.get("contacts", {}).items() if c in kept}
+        kept_convs = {derived.contacts[c].conversation_id for c in kept}
+        sla["events"] = {
+            k: v
+            for k, v in sla.get("events", {}).items()
+            if k.split(":", 1)[0] in kept or k.split(":", 1)[0] in kept_convs
+        }
+        smaller = TimelineState(kept, state.revision, sla)
+        return smaller, smaller.dump()
+
+    low, high = 1, len(bounds)  # the fewest conversations to drop so that it fits
+    best = without_oldest(high)
+    while low < high:
+        mid = (low + high) // 2
+        candidate = without_oldest(mid)
+        if len(candidate[1]) <= max_bytes:
+            best, high = candidate, mid
+        else:
+            low = mid + 1
+    if len(best[1]) > max_bytes:  # even with nothing kept: the SLA state alone
+        empty = TimelineState({}, state.revision, {"floor": state.sla.get("floor", 0)})
+        return empty, empty.dump(), len(lasts)
+    return best[0], best[1], high
+
+
 _UNANSWERED = ContactView("", "", None, False, None, None, None)
 
 

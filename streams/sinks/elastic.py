@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from elasticsearch import AsyncElasticsearch, ConnectionError, TransportError
+from elasticsearch import ApiError, AsyncElasticsearch, ConnectionError, TransportError
 from elasticsearch.serializer import OrjsonSerializer
 
 from streams.metrics import WorkerMetrics
@@ -34,6 +34,10 @@ RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
 # version, shards and sequence numbers: hundreds of KB of JSON for Elasticsearch to build
 # and for the worker to parse per bulk request.
 BULK_RESPONSE_FIELDS = "errors,items.*.status,items.*.error"
+# Elasticsearch refuses a request over 100 MB (http.max_content_length), and retrying the same
+# request would never end: a bulk request holds at most this many bytes (a contact is at most
+# about 1 MB, ascolto.validation).
+MAX_BULK_BYTES = 32 * 1024 * 1024
 
 
 def async_client(url: str, **kwargs: Any) -> AsyncElasticsearch:
@@ -58,6 +62,7 @@ class Failed:
 
 
 Item = tuple[str, Action]  # (index, action): one line pair of a bulk request
+Encoded = tuple[Item, bytes]  # and its lines in the request body
 
 
 class ElasticSink:
@@ -67,12 +72,14 @@ class ElasticSink:
         metrics: WorkerMetrics,
         *,
         max_actions: int = 2000,
+        max_bytes: int = MAX_BULK_BYTES,
         max_retries: int = 8,
         base_backoff_s: float = 0.2,
     ) -> None:
         self._es = es
         self._metrics = metrics
         self._max_actions = max_actions
+        self._max_bytes = max_bytes
         self._max_retries = max_retries
         self._backoff = base_backoff_s
 
@@ -86,12 +93,13 @@ class ElasticSink:
         and in Elasticsearch. Returns each index's permanent failures."""
         items = [(index, a) for index, actions in writes.items() for a in _latest_per_id(actions)]
         permanent: dict[str, list[Failed]] = {index: [] for index in writes}
-        for start in range(0, len(items), self._max_actions):
-            for index, failed in await self._write_chunk(items[start : start + self._max_actions]):
+        encoded = [(item, _lines(*item)) for item in items]
+        for chunk in _chunks(encoded, self._max_actions, self._max_bytes):
+            for index, failed in await self._write_chunk(chunk):
                 permanent[index].append(failed)
         return permanent
 
-    async def _write_chunk(self, chunk: list[Item]) -> list[tuple[str, Failed]]:
+    async def _write_chunk(self, chunk: list[Encoded]) -> list[tuple[str, Failed]]:
         pending = chunk
         permanent: list[tuple[str, Failed]] = []
         attempt = 0
@@ -99,23 +107,26 @@ class ElasticSink:
             try:
                 # a pre-serialised body (orjson) skips the client's own, slower, JSON encoding
                 resp = await self._es.bulk(
-                    operations=_ndjson(pending),  # type: ignore[arg-type]
+                    operations=b"".join(lines for _, lines in pending),  # type: ignore[arg-type]
                     filter_path=BULK_RESPONSE_FIELDS,
                 )
-            except (ConnectionError, TransportError) as exc:
-                retry: list[Item] = pending
-                indices = ", ".join(sorted({index for index, _ in retry}))
+            except (ConnectionError, TransportError, ApiError) as exc:
+                if isinstance(exc, ApiError) and exc.status_code not in RETRYABLE_STATUS:
+                    raise  # not this request's moment: the caller's batch retry logs it
+                retry: list[Encoded] = pending
+                indices = ", ".join(sorted({index for (index, _), _ in retry}))
                 log.warning("bulk to %s failed (%s); retrying %d items", indices, exc, len(retry))
             else:
                 retry = []
                 ok: Counter[str] = Counter()
-                for (index, action), item in zip(pending, resp["items"], strict=True):
+                for encoded, item in zip(pending, resp["items"], strict=True):
+                    index, action = encoded[0]
                     result = next(iter(item.values()))
                     status = result.get("status", 500)
                     if status < 300 or status == 409 or (status == 404 and action.doc is None):
                         ok[index] += 1  # 409: a newer revision is already there; 404: deleted
                     elif status in RETRYABLE_STATUS:
-                        retry.append((index, action))
+                        retry.append(encoded)
                         self._metrics.bulk_errors.labels(index, "retryable").inc()
                     else:
                         reason = _reason(result)
@@ -129,7 +140,7 @@ class ElasticSink:
             if not retry:
                 break
             attempt += 1
-            for index in {index for index, _ in retry}:
+            for index in {index for (index, _), _ in retry}:
                 self._metrics.bulk_retries.labels(index).inc()
             # Past the bound we keep trying, slowly: giving up would lose data, and the offsets
             # stay uncommitted meanwhile, which is what the lag and stall alerts watch.
@@ -149,20 +160,32 @@ def _latest_per_id(actions: Sequence[Action]) -> list[Action]:
     return list(latest.values())
 
 
-def _ndjson(items: Sequence[Item]) -> bytes:
-    lines: list[bytes] = []
-    for index, action in items:
-        meta: dict[str, Any] = {"_index": index, "_id": action.doc_id}
-        if action.version is not None:
-            meta["version"] = action.version
-            meta["version_type"] = "external_gte"
-        if action.doc is None:
-            lines.append(orjson.dumps({"delete": meta}))
-        else:
-            lines.append(orjson.dumps({"index": meta}))
-            lines.append(orjson.dumps(action.doc))
-    lines.append(b"")
-    return b"\n".join(lines)
+def _lines(index: str, action: Action) -> bytes:
+    """One action's lines of a bulk request body, each ending with a newline."""
+    meta: dict[str, Any] = {"_index": index, "_id": action.doc_id}
+    if action.version is not None:
+        meta["version"] = action.version
+        meta["version_type"] = "external_gte"
+    if action.doc is None:
+        return orjson.dumps({"delete": meta}) + b"\n"
+    return orjson.dumps({"index": meta}) + b"\n" + orjson.dumps(action.doc) + b"\n"
+
+
+def _chunks(encoded: Sequence[Encoded], max_actions: int, max_bytes: int) -> list[list[Encoded]]:
+    """Bulk requests of at most max_actions items and max_bytes of body (an item larger than
+    that alone goes in a request of its own)."""
+    chunks: list[list[Encoded]] = []
+    chunk: list[Encoded] = []
+    size = 0
+    for item in encoded:
+        if chunk and (len(chunk) == max_actions or size + len(item[1]) > max_bytes):
+            chunks.append(chunk)
+            chunk, size = [], 0
+        chunk.append(item)
+        size += len(item[1])
+    if chunk:
+        chunks.append(chunk)
+    return chunks
 
 
 def _reason(result: dict[str, Any]) -> str:

@@ -3,6 +3,7 @@ published state converges on the same records, and SLA events are published once
 
 from __future__ import annotations
 
+import random
 import tracemalloc
 import zlib
 
@@ -16,6 +17,7 @@ from streams.agents.thread import (
     Threaded,
     TimelineState,
     thread_timeline,
+    within_size,
 )
 from streams.rules.threading import ThreadingParams
 from streams.sla.policy import parse_policy
@@ -201,3 +203,25 @@ def test_a_customer_turning_from_live_to_replay_keeps_what_the_wall_clock_judged
     assert not state.sla["live"]
     assert late.sla_retractions == []
     assert state.sla["contacts"]["id-q1"]["outcome"] == "breached"
+
+
+def test_a_timeline_too_large_for_kafka_drops_its_oldest_conversations_first() -> None:
+    rng = random.Random(7)
+    day = 24 * 60 * MIN
+    posts = [  # one conversation each: two days apart, hard-to-compress bodies
+        record(f"p{i}", "inbound", T0 + 2 * i * day, None, rng.randbytes(3000).hex())
+        for i in range(8)
+    ]
+    sla = SlaContext(POLICY, lateness_ms=600_000, wall_ms=T0 + 10**10, watermark_ms=T0 + 20 * day)
+    state, _ = thread_timeline(TimelineState({}, 0, {}), posts, PARAMS, 30 * day, sla)
+    full = len(state.dump())
+
+    smaller, value, dropped = within_size(state, PARAMS, max_bytes=full * 5 // 8)
+    assert len(value) <= full * 5 // 8 and value == smaller.dump()
+    assert 3 <= dropped < 8
+    assert sorted(smaller.messages) == [f"id-p{i}" for i in range(dropped, 8)]  # the newest
+    assert set(smaller.sla["contacts"]) == set(smaller.messages)
+    assert within_size(state, PARAMS, max_bytes=full) == (state, state.dump(), 0)
+
+    alone, _, dropped = within_size(state, PARAMS, max_bytes=2000)  # not even the newest fits
+    assert (alone.messages, dropped) == ({}, 8)
