@@ -14,6 +14,10 @@ ROOT = Path(__file__).resolve().parent.parent
 CONFIG_DIR = ROOT / "deploy" / "config"
 
 
+class ConfigError(ValueError):
+    """A setting (or a file the user gave) that must be fixed: the CLI prints it on one line."""
+
+
 @dataclass(frozen=True)
 class KafkaSettings:
     bootstrap: str = "127.0.0.1:19092"
@@ -154,6 +158,32 @@ class Settings:
         def get(name: str, default: str) -> str:
             return e.get(name, default)
 
+        def number(name: str, default: str, minimum: float = 1) -> int:
+            raw = get(name, default)
+            try:
+                value = int(raw)
+            except ValueError:
+                raise ConfigError(f"{name}={raw!r}: expected a whole number") from None
+            if value < minimum:
+                raise ConfigError(f"{name}={raw!r}: must be at least {minimum:g}")
+            return value
+
+        def seconds(name: str, default: str, minimum: float = 0) -> float:
+            raw = get(name, default)
+            try:
+                value = float(raw)
+            except ValueError:
+                raise ConfigError(f"{name}={raw!r}: expected a number of seconds") from None
+            if value < minimum:
+                raise ConfigError(f"{name}={raw!r}: must be at least {minimum:g}")
+            return value
+
+        def flag(name: str, default: str) -> bool:
+            try:
+                return _flag(get(name, default))
+            except ValueError as exc:
+                raise ConfigError(f"{name}: {exc}") from None
+
         kafka_port = get("ASCOLTO_KAFKA_PORT", "19092")
         es_port = get("ASCOLTO_ES_PORT", "19200")
         run_dir = Path(get("ASCOLTO_RUN_DIR", str(ROOT / ".run")))
@@ -161,45 +191,45 @@ class Settings:
             kafka=KafkaSettings(
                 bootstrap=get("ASCOLTO_KAFKA_BOOTSTRAP", f"{host}:{kafka_port}"),
                 topic_prefix=get("ASCOLTO_TOPIC_PREFIX", ""),
-                partitions=int(get("ASCOLTO_PARTITIONS", "4")),
+                partitions=number("ASCOLTO_PARTITIONS", "4"),
             ),
             elastic=ElasticSettings(
                 url=get("ASCOLTO_ES_URL", f"http://{host}:{es_port}"),
                 index_prefix=get("ASCOLTO_INDEX_PREFIX", "ascolto"),
-                bulk_max_actions=int(get("ASCOLTO_ES_BULK_MAX_ACTIONS", "2000")),
+                bulk_max_actions=number("ASCOLTO_ES_BULK_MAX_ACTIONS", "2000"),
             ),
             ingest=IngestSettings(
                 host=host,
-                port=int(get("ASCOLTO_INGEST_PORT", "18080")),
-                max_batch=int(get("ASCOLTO_INGEST_MAX_BATCH", "5000")),
+                port=number("ASCOLTO_INGEST_PORT", "18080"),
+                max_batch=number("ASCOLTO_INGEST_MAX_BATCH", "5000"),
             ),
             worker=WorkerSettings(
                 app_id=get("ASCOLTO_APP_ID", "ascolto"),
                 web_host=host,
-                web_port=int(get("ASCOLTO_WORKER_WEB_PORT", "16066")),
+                web_port=number("ASCOLTO_WORKER_WEB_PORT", "16066"),
                 data_dir=Path(get("ASCOLTO_WORKER_DATA_DIR", str(run_dir / "worker-data"))),
                 store=get("ASCOLTO_TABLE_STORE", "memory://"),
-                batch_size=int(get("ASCOLTO_BATCH_SIZE", "2000")),
-                batch_within_s=float(get("ASCOLTO_BATCH_WITHIN_S", "0.1")),
-                gc_young_threshold=int(get("ASCOLTO_GC_YOUNG_THRESHOLD", "50000")),
-                index_inline=_flag(get("ASCOLTO_INDEX_INLINE", "true")),
-                indexer_web_port=int(get("ASCOLTO_INDEXER_WEB_PORT", "16067")),
-                direct_delivery=_flag(get("ASCOLTO_DIRECT_DELIVERY", "true")),
+                batch_size=number("ASCOLTO_BATCH_SIZE", "2000"),
+                batch_within_s=seconds("ASCOLTO_BATCH_WITHIN_S", "0.1"),
+                gc_young_threshold=number("ASCOLTO_GC_YOUNG_THRESHOLD", "50000", minimum=0),
+                index_inline=flag("ASCOLTO_INDEX_INLINE", "true"),
+                indexer_web_port=number("ASCOLTO_INDEXER_WEB_PORT", "16067"),
+                direct_delivery=flag("ASCOLTO_DIRECT_DELIVERY", "true"),
                 intents_path=Path(get("ASCOLTO_INTENTS", str(CONFIG_DIR / "intents.yaml"))),
                 sla_policies_path=Path(
                     get("ASCOLTO_SLA_POLICIES", str(CONFIG_DIR / "sla-policies.yaml"))
                 ),
                 threading=ThreadingSettings(
-                    thread_window_s=int(get("ASCOLTO_THREAD_WINDOW_S", str(24 * 3600))),
-                    near_dup_window_s=int(get("ASCOLTO_NEAR_DUP_WINDOW_S", str(24 * 3600))),
-                    inactivity_s=int(get("ASCOLTO_INACTIVITY_S", str(72 * 3600))),
-                    retention_s=int(get("ASCOLTO_RETENTION_S", str(30 * 24 * 3600))),
-                    expire_every_s=float(get("ASCOLTO_EXPIRE_EVERY_S", "5")),
-                    expire_idle_s=float(get("ASCOLTO_EXPIRE_IDLE_S", "3600")),
+                    thread_window_s=number("ASCOLTO_THREAD_WINDOW_S", str(24 * 3600)),
+                    near_dup_window_s=number("ASCOLTO_NEAR_DUP_WINDOW_S", str(24 * 3600)),
+                    inactivity_s=number("ASCOLTO_INACTIVITY_S", str(72 * 3600)),
+                    retention_s=number("ASCOLTO_RETENTION_S", str(30 * 24 * 3600)),
+                    expire_every_s=seconds("ASCOLTO_EXPIRE_EVERY_S", "5", minimum=0.1),
+                    expire_idle_s=seconds("ASCOLTO_EXPIRE_IDLE_S", "3600"),
                 ),
                 sla=SlaSettings(
-                    allowed_lateness_s=int(get("ASCOLTO_SLA_ALLOWED_LATENESS_S", "600")),
-                    check_interval_s=float(get("ASCOLTO_SLA_CHECK_INTERVAL_S", "1.0")),
+                    allowed_lateness_s=number("ASCOLTO_SLA_ALLOWED_LATENESS_S", "600", minimum=0),
+                    check_interval_s=seconds("ASCOLTO_SLA_CHECK_INTERVAL_S", "1.0", minimum=0.1),
                 ),
             ),
             prometheus_url=get(

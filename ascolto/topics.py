@@ -6,7 +6,7 @@ from kafka import KafkaAdminClient
 from kafka.admin import NewTopic
 from kafka.errors import TopicAlreadyExistsError
 
-from ascolto.config import KafkaSettings
+from ascolto.config import ConfigError, KafkaSettings
 
 WEEK_MS = str(7 * 24 * 3600 * 1000)
 
@@ -48,6 +48,7 @@ def ensure_topics(k: KafkaSettings, app_id: str | None = None) -> list[str]:
     admin = KafkaAdminClient(bootstrap_servers=k.bootstrap, client_id="ascolto-setup")
     try:
         existing = set(admin.list_topics())
+        _check_partitions(admin, [name for name in specs if name in existing], k.partitions)
         missing = [
             NewTopic(name, num_partitions=k.partitions, replication_factor=1, topic_configs=cfg)
             for name, cfg in specs.items()
@@ -63,3 +64,21 @@ def ensure_topics(k: KafkaSettings, app_id: str | None = None) -> list[str]:
         return created
     finally:
         admin.close()
+
+
+def _check_partitions(admin: KafkaAdminClient, names: list[str], expected: int) -> None:
+    """Topics made with another partition count: the worker maps customers to partitions
+    by ASCOLTO_PARTITIONS, and would drop the timelines it took for another worker's."""
+    if not names:
+        return
+    wrong = {
+        t["name"]: len(t["partitions"])
+        for t in admin.describe_topics(names)
+        if len(t["partitions"]) != expected
+    }
+    if wrong:
+        found = ", ".join(f"{name} has {n}" for name, n in sorted(wrong.items()))
+        raise ConfigError(
+            f"ASCOLTO_PARTITIONS={expected}, but {found}: set ASCOLTO_PARTITIONS to the "
+            "topics' count (changing it needs new topics and a replay)"
+        )

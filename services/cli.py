@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from ascolto.config import Settings
+from ascolto.config import ConfigError, Settings
 
 
 def _serve_ingest(settings: Settings, args: argparse.Namespace) -> int:
@@ -91,7 +91,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return int(args.func(Settings.from_env(), args) or 0)
+    try:
+        return int(args.func(Settings.from_env(), args) or 0)
+    except ConfigError as exc:
+        print(f"ascolto: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

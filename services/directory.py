@@ -13,7 +13,7 @@ from typing import Any
 import orjson
 from kafka import KafkaProducer
 
-from ascolto.config import KafkaSettings
+from ascolto.config import ConfigError, KafkaSettings
 from schemas import codec
 from streams.customers import identity_keys
 
@@ -42,5 +42,37 @@ def publish_profiles(settings: KafkaSettings, profiles: Iterable[dict[str, Any]]
 
 
 def load_file(settings: KafkaSettings, path: str | Path) -> int:
-    lines = Path(path).read_text().splitlines()
-    return publish_profiles(settings, (orjson.loads(line) for line in lines if line.strip()))
+    """Publish a directory file, read and checked whole first: a bad line publishes nothing."""
+    return publish_profiles(settings, read_profiles(path))
+
+
+def read_profiles(path: str | Path) -> list[dict[str, Any]]:
+    """The profiles of a JSON-lines file; ConfigError naming the file and line otherwise."""
+    profiles: list[dict[str, Any]] = []
+    for number, line in enumerate(Path(path).read_text().splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            profile = orjson.loads(line)
+        except orjson.JSONDecodeError as exc:
+            raise ConfigError(f"{path}:{number}: not JSON ({exc})") from None
+        problem = _problem(profile)
+        if problem:
+            raise ConfigError(f"{path}:{number}: {problem}")
+        profiles.append(profile)
+    return profiles
+
+
+def _problem(profile: Any) -> str | None:
+    if not isinstance(profile, dict):
+        return "expected an object"
+    if not isinstance(profile.get("customer_id"), str) or not profile["customer_id"].strip():
+        return "customer_id: required, a non-empty string"
+    for name in ("handles", "emails"):
+        values = profile.get(name, [])
+        if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+            return f"{name}: expected a list of strings"
+    for name in ("account_id", "name", "tier"):
+        if profile.get(name) is not None and not isinstance(profile[name], str):
+            return f"{name}: expected a string"
+    return None
