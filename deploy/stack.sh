@@ -23,13 +23,12 @@ ALL=(worker ingest alertmanager prometheus elasticsearch kafka)
 log() { printf '\033[1m[stack]\033[0m %s\n' "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
 
-# A pid file holds the pid and the process's start time: after a reboot the pid may belong
-# to someone else, and that process must be neither taken for ours nor stopped.
+# Beside each pid file, the process's start time: after a reboot the pid may belong to
+# someone else, and that process must be neither taken for ours nor stopped.
 started_at() { awk '{print $22}' "/proc/$1/stat" 2>/dev/null || true; }
-pid_of() { local p=""; [ ! -f "$PIDS/$1.pid" ] || read -r p _ <"$PIDS/$1.pid" || true; echo "$p"; }
+pid_of() { cat "$PIDS/$1.pid" 2>/dev/null || true; }
 alive() {
-  local p="" t=""
-  [ -f "$PIDS/$1.pid" ] && { read -r p t <"$PIDS/$1.pid" || true; }
+  local p t; p="$(pid_of "$1")"; t="$(cat "$PIDS/$1.start" 2>/dev/null || true)"
   [ -n "$p" ] && kill -0 "$p" 2>/dev/null && { [ -z "$t" ] || [ "$(started_at "$p")" = "$t" ]; }
 }
 port_open() { (exec 3<>"/dev/tcp/$ASCOLTO_HOST/$1") 2>/dev/null; }
@@ -57,7 +56,8 @@ start_bg() { # start_bg NAME COMMAND... (detached, own process group, pid record
   local name=$1; shift
   mkdir -p "$PIDS" "$LOGS"
   setsid nohup "$@" >>"$LOGS/$name.log" 2>&1 </dev/null &
-  echo "$! $(started_at $!)" >"$PIDS/$name.pid"
+  echo $! >"$PIDS/$name.pid"
+  started_at $! >"$PIDS/$name.start"
 }
 
 # ---------------------------------------------------------------- install
@@ -253,7 +253,7 @@ stop() { # stop NAME: TERM the process group, then KILL what is left after a gra
     for _ in $(seq 1 60); do kill -0 -- "-$pid" 2>/dev/null || kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
     kill -KILL -- "-$pid" 2>/dev/null || true
   fi
-  rm -f "$PIDS/$name.pid"
+  rm -f "$PIDS/$name.pid" "$PIDS/$name.start"
 }
 
 status() {
