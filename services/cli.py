@@ -7,6 +7,7 @@ import sys
 from collections.abc import Sequence
 
 from ascolto.config import ConfigError, Settings
+from services.commands import positive_int
 
 
 def _serve_ingest(settings: Settings, args: argparse.Namespace) -> int:
@@ -73,7 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
         func=_setup
     )
     demo = sub.add_parser("demo", help="replay the bundled demo set and summarise the results")
-    demo.add_argument("--threads", type=int, default=120)
+    demo.add_argument("--threads", type=positive_int, default=120)
     demo.add_argument("--timeout", type=float, default=120.0)
     demo.set_defaults(func=_demo)
 
@@ -96,6 +97,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"ascolto: {exc}", file=sys.stderr)
         return 2
+    except TimeoutError as exc:  # --wait and the demo: the pipeline did not settle in time
+        print(f"ascolto: {exc}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -67,7 +67,7 @@ def _duration(text: str) -> int:
         raise argparse.ArgumentTypeError(str(e)) from None
 
 
-def _positive(text: str) -> int:
+def positive_int(text: str) -> int:
     try:
         value = int(text)
     except ValueError:
@@ -125,7 +125,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     risk = ssub.add_parser(
         "at-risk", help="unanswered conversations closest to their deadline, overdue ones first"
     )
-    risk.add_argument("--limit", type=_positive, default=20)
+    risk.add_argument("--limit", type=positive_int, default=20)
     risk.add_argument("--brand")
     risk.add_argument(
         "--overdue-for",

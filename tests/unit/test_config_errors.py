@@ -56,3 +56,14 @@ def test_a_directory_file_is_checked_whole_with_its_line_numbers(tmp_path: Path)
         read_profiles(path)
     path.write_text(f"{good}\n")
     assert read_profiles(path) == [{"customer_id": "c-1", "handles": ["@jane"], "tier": "vip"}]
+
+
+def test_a_wait_that_runs_out_is_one_line_not_a_traceback(monkeypatch, capsys) -> None:
+    def late(*_: object) -> int:
+        raise TimeoutError("timed out after 120s waiting for the pipeline to settle")
+
+    monkeypatch.setattr("services.cli._demo", late)
+    assert main(["demo"]) == 1
+    assert capsys.readouterr().err == (
+        "ascolto: timed out after 120s waiting for the pipeline to settle\n"
+    )
