@@ -9,9 +9,11 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG_DIR = ROOT / "deploy" / "config"
+N = TypeVar("N", int, float)  # a number setting
 
 
 class ConfigError(ValueError):
@@ -158,25 +160,21 @@ class Settings:
         def get(name: str, default: str) -> str:
             return e.get(name, default)
 
-        def number(name: str, default: str, minimum: float = 1) -> int:
+        def parsed(name: str, default: str, kind: type[N], what: str, minimum: float) -> N:
             raw = get(name, default)
             try:
-                value = int(raw)
+                value = kind(raw)
             except ValueError:
-                raise ConfigError(f"{name}={raw!r}: expected a whole number") from None
+                raise ConfigError(f"{name}={raw!r}: expected {what}") from None
             if value < minimum:
                 raise ConfigError(f"{name}={raw!r}: must be at least {minimum:g}")
             return value
 
+        def number(name: str, default: str, minimum: float = 1) -> int:
+            return parsed(name, default, int, "a whole number", minimum)
+
         def seconds(name: str, default: str, minimum: float = 0) -> float:
-            raw = get(name, default)
-            try:
-                value = float(raw)
-            except ValueError:
-                raise ConfigError(f"{name}={raw!r}: expected a number of seconds") from None
-            if value < minimum:
-                raise ConfigError(f"{name}={raw!r}: must be at least {minimum:g}")
-            return value
+            return parsed(name, default, float, "a number of seconds", minimum)
 
         def flag(name: str, default: str) -> bool:
             try:
