@@ -61,7 +61,8 @@ class TimelineState:
 
     messages: every contact, flattened; revision: grows with every change written;
     sla: the per-contact SLA state last published, the SLA events last published (id ->
-    type), the replay clock's floor, and when the clocks next change (for the timer).
+    type and a checksum, `_published`), the clock's floor (it never judges earlier), when the
+    clocks next change (for the timer), and the summary behind the gauges.
     """
 
     messages: Timeline
