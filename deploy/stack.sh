@@ -80,6 +80,7 @@ install_kafka() {
   [ -f "$KAFKA_DIR/libs/kafka_2.13-$ASCOLTO_KAFKA_VERSION.jar" ] && return 0
   command -v mvn >/dev/null || die "mvn not found: Kafka's jars are resolved from Maven Central with it"
   log "resolving Apache Kafka $ASCOLTO_KAFKA_VERSION from Maven Central"
+  rm -rf "$KAFKA_DIR/libs"  # another version's jars would share the classpath
   mkdir -p "$KAFKA_DIR/libs"
   mvn -q -B -f "$ASCOLTO_ROOT/deploy/kafka/pom.xml" dependency:copy-dependencies \
     -Dkafka.version="$ASCOLTO_KAFKA_VERSION" -DoutputDirectory="$KAFKA_DIR/libs"
@@ -104,7 +105,7 @@ install_es() {
   mkdir -p "$ASCOLTO_RUN_DIR"
   local home; home="$(es_home_dir)"
   [ -L "$ES_LINK" ] || ln -sfn "$home" "$ES_LINK"
-  [ -x "$home/dist/bin/elasticsearch" ] && return 0
+  [ -f "$home/dist/lib/elasticsearch-$ASCOLTO_ES_VERSION.jar" ] && return 0  # this version
   log "resolving Elasticsearch $ASCOLTO_ES_VERSION (integ-test-zip) from Maven Central"
   local dl="$ASCOLTO_RUN_DIR/downloads"
   mkdir -p "$dl" "$home"
