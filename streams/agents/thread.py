@@ -25,12 +25,11 @@ import zstandard
 from streams.rules.threading import ThreadingParams, derive, evict
 from streams.rules.timeline import Message, Timeline, add
 from streams.rules.views import EMPTY, ContactView, ConversationView, Derived, diff
-from streams.sla.judge import clocks, event_record, judge
+from streams.sla.judge import clocks, event_record, judge, priority_and_tier
 from streams.sla.model import SlaEvent
 from streams.sla.policy import Policy
 from streams.sla.watermark import judging_now
 
-PRIORITY_ORDER = {"P1": 1, "P2": 2, "P3": 3, "P4": 4}
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"  # how every zstd frame starts
 _zstd = zstandard.ZstdCompressor(level=1).compress  # one thread: the worker's event loop
 _unzstd = zstandard.ZstdDecompressor().decompress
@@ -147,17 +146,14 @@ def conversation_record(
 ) -> dict[str, Any]:
     stored: Mapping[str, Mapping[str, Any]] = messages  # enriched contacts, flattened
     customer = [stored[cid] for cid, _ in view.customer_messages if cid in stored]
-    ranked = sorted(
-        (str(m["priority"]) for m in customer if m.get("priority")),
-        key=lambda p: PRIORITY_ORDER[p],
-    )
+    priority, tier = priority_and_tier(customer)  # as its resolution clock is judged by
     return {
         "conversation_id": view.conversation_id,
         "brand": view.brand,
         "channel": view.channel,
         "customer_id": view.customer_id,
-        "tier": customer[0].get("tier") if customer else None,
-        "priority": ranked[0] if ranked else None,
+        "tier": tier,
+        "priority": priority,
         "status": view.status,
         "opened_at": view.opened_at,
         "last_message_at": view.last_message_at,
@@ -321,13 +317,7 @@ def thread_timeline(
     if kept is not messages:
         gone = messages.keys() - kept.keys()
         out.evicted = len({after.contacts[c].conversation_id for c in gone})
-        new_sla["contacts"] = {c: v for c, v in new_sla["contacts"].items() if c in kept}
-        kept_convs = {after.contacts[c].conversation_id for c in kept}
-        new_sla["events"] = {
-            k: v
-            for k, v in new_sla["events"].items()
-            if k.split(":", 1)[0] in kept or k.split(":", 1)[0] in kept_convs
-        }
+        new_sla = _sla_of_kept(new_sla, kept, after)
     return TimelineState(kept, revision, new_sla, after if kept is messages else None), out
 
 
@@ -352,15 +342,7 @@ def within_size(
 
     def without_oldest(n: int) -> tuple[TimelineState, bytes]:
         kept = evict(state.messages, bounds[n - 1], params)
-        sla = dict(state.sla)
-        sla["contacts"] = {c: v for c, v in sla.get("contacts", {}).items() if c in kept}
-        kept_convs = {derived.contacts[c].conversation_id for c in kept}
-        sla["events"] = {
-            k: v
-            for k, v in sla.get("events", {}).items()
-            if k.split(":", 1)[0] in kept or k.split(":", 1)[0] in kept_convs
-        }
-        smaller = TimelineState(kept, state.revision, sla)
+        smaller = TimelineState(kept, state.revision, _sla_of_kept(state.sla, kept, derived))
         return smaller, smaller.dump()
 
     low, high = 1, len(bounds)  # the fewest conversations to drop so that it fits
@@ -379,6 +361,21 @@ def within_size(
 
 
 _UNANSWERED = ContactView("", "", None, False, None, None, None)
+
+
+def _sla_of_kept(sla: dict[str, Any], kept: Timeline, derived: Derived) -> dict[str, Any]:
+    """The SLA state without the contacts and conversations an eviction dropped (events are
+    keyed `<contact or conversation id>:...`)."""
+    kept_convs = {derived.contacts[c].conversation_id for c in kept}
+    return {
+        **sla,
+        "contacts": {c: v for c, v in sla.get("contacts", {}).items() if c in kept},
+        "events": {
+            k: v
+            for k, v in sla.get("events", {}).items()
+            if k.split(":", 1)[0] in kept or k.split(":", 1)[0] in kept_convs
+        },
+    }
 
 
 def _published(event: SlaEvent) -> str:
