@@ -11,6 +11,7 @@ from typing import Any
 
 import orjson
 
+from ascolto.batches import bounded
 from ascolto.config import IngestSettings
 
 # Longer than ingest waits for Kafka (services.ingest.app.PUBLISH_WAIT_S): a slow Kafka
@@ -36,16 +37,7 @@ def size_batches(
 
     An item too large on its own still gets a batch of its own (ingest will say 413).
     """
-    batch: list[Any] = []
-    used = 2  # the array's brackets
-    for size, item in sized:
-        if batch and (len(batch) == max_count or used + 1 + size > max_bytes):
-            yield batch
-            batch, used = [], 2
-        used += size + (1 if batch else 0)  # a comma before every item but the first
-        batch.append(item)
-    if batch:
-        yield batch
+    return bounded(sized, max_count, max_bytes, framing=2, separator=1)  # [a,b]
 
 
 def post_batch(

@@ -25,6 +25,7 @@ import orjson
 from elasticsearch import ApiError, AsyncElasticsearch, ConnectionError, TransportError
 from elasticsearch.serializer import OrjsonSerializer
 
+from ascolto.batches import bounded
 from streams.metrics import WorkerMetrics
 
 log = logging.getLogger("ascolto.sink")
@@ -94,7 +95,7 @@ class ElasticSink:
         items = [(index, a) for index, actions in writes.items() for a in _latest_per_id(actions)]
         permanent: dict[str, list[Failed]] = {index: [] for index in writes}
         encoded = [(item, _lines(*item)) for item in items]
-        for chunk in _chunks(encoded, self._max_actions, self._max_bytes):
+        for chunk in bounded(((len(e[1]), e) for e in encoded), self._max_actions, self._max_bytes):
             for index, failed in await self._write_chunk(chunk):
                 permanent[index].append(failed)
         return permanent
@@ -169,23 +170,6 @@ def _lines(index: str, action: Action) -> bytes:
     if action.doc is None:
         return orjson.dumps({"delete": meta}) + b"\n"
     return orjson.dumps({"index": meta}) + b"\n" + orjson.dumps(action.doc) + b"\n"
-
-
-def _chunks(encoded: Sequence[Encoded], max_actions: int, max_bytes: int) -> list[list[Encoded]]:
-    """Bulk requests of at most max_actions items and max_bytes of body (an item larger than
-    that alone goes in a request of its own)."""
-    chunks: list[list[Encoded]] = []
-    chunk: list[Encoded] = []
-    size = 0
-    for item in encoded:
-        if chunk and (len(chunk) == max_actions or size + len(item[1]) > max_bytes):
-            chunks.append(chunk)
-            chunk, size = [], 0
-        chunk.append(item)
-        size += len(item[1])
-    if chunk:
-        chunks.append(chunk)
-    return chunks
 
 
 def _reason(result: dict[str, Any]) -> str:
