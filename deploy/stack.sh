@@ -128,9 +128,10 @@ install_prometheus() {
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends prometheus prometheus-alertmanager >/dev/null
-  # The packages start system services where an init system runs; ours are started below.
-  pkill -x prometheus 2>/dev/null || true
-  pkill -f prometheus-alertmanager 2>/dev/null || true
+  # The packages start system services where an init system runs, as their own user; ours
+  # (started below, as this user) and other checkouts' stacks are left alone.
+  pkill -u prometheus -x prometheus 2>/dev/null || true
+  pkill -u prometheus -f prometheus-alertmanager 2>/dev/null || true
 }
 
 install_all() { install_prereqs; install_kafka; install_es; install_prometheus; }

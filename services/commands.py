@@ -23,7 +23,7 @@ def _import_twitter(settings: Settings, args: argparse.Namespace) -> int:
         progress=not args.quiet,
     )
     print_summary(result)
-    return 0
+    return result.exit_code
 
 
 def _import_mbox(settings: Settings, args: argparse.Namespace) -> int:
@@ -41,7 +41,7 @@ def _import_mbox(settings: Settings, args: argparse.Namespace) -> int:
         progress=not args.quiet,
     )
     print_summary(result)
-    return 0
+    return result.exit_code
 
 
 def _report(settings: Settings, args: argparse.Namespace) -> int:

@@ -223,7 +223,7 @@ def create_app(settings: Settings) -> faust.App:
     touched: dict[bytes, float] = {}  # customer -> when (wall clock) last stepped
     parsed = ParsedTimelines(max_messages=PARSED_MESSAGES)
     retention_ms = t.retention_s * 1000
-    gauges = ConversationGauges()
+    gauges = ConversationGauges(inactivity_ms=t.inactivity_s * 1000)
 
     def sla_context() -> thread_stage.SlaContext:
         return thread_stage.SlaContext(

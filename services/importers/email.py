@@ -18,7 +18,7 @@ from email.utils import getaddresses, parsedate_to_datetime
 from html.parser import HTMLParser
 from pathlib import Path
 
-from ascolto.validation import MAX_BODY_CHARS, MAX_SUBJECT_CHARS
+from ascolto.validation import MAX_ATTRIBUTE_CHARS, MAX_BODY_CHARS, MAX_SUBJECT_CHARS
 from services.importers.common import (
     UNKNOWN,
     Contact,
@@ -37,6 +37,10 @@ DERIVED_ID_ATTRIBUTE = "message_id_derived"
 
 TRUNCATED_ATTRIBUTE = "truncated"
 """Which of body and subject were cut to ingest's limits (long quoted history), e.g. "body"."""
+
+ATTACHMENTS_ATTRIBUTE = "attachments"
+"""The file names (else content types) of the attachments, comma-separated: an e-mail of a
+photo or an invoice alone has no body, and the record still says what it carried."""
 
 
 _ANGLE_ID = re.compile(r"<([^<>\s]+)>")
@@ -174,6 +178,18 @@ def body_text(message: EmailMessage) -> str:
     return ""
 
 
+def attachment_names(message: EmailMessage) -> str:
+    """The attachments' file names (else content types), within an attribute's limit."""
+    try:
+        parts = list(message.iter_attachments())
+    except (KeyError, TypeError, ValueError):  # a multipart whose parts cannot be read
+        return ""
+    names = ", ".join(
+        " ".join((part.get_filename() or part.get_content_type()).split()) for part in parts
+    )
+    return names[:MAX_ATTRIBUTE_CHARS]
+
+
 # --- one message ---------------------------------------------------------------------------
 
 
@@ -231,6 +247,8 @@ def to_contact(message: EmailMessage, agents: AgentDirectory) -> Contact:
     body, subject, cut = _within_limits(body_text(message), _header(message, "Subject"))
     if cut:
         attributes[TRUNCATED_ATTRIBUTE] = ",".join(cut)
+    if attachments := attachment_names(message):
+        attributes[ATTACHMENTS_ATTRIBUTE] = attachments
     source_id = _message_id(message)
     if source_id is None:
         source_id = derived_id(message, body)

@@ -26,6 +26,16 @@ class ImportResult:
     accepted: int = 0
     refused: list[Refused] = field(default_factory=list)
 
+    @property
+    def bad(self) -> list[Refused]:
+        """The refusals that lost a row; a repeat of a row already imported loses nothing."""
+        return [r for r in self.refused if not r.reason.startswith("repeat of")]
+
+    @property
+    def exit_code(self) -> int:
+        """1 when a row was refused, for scripts: everything else was imported all the same."""
+        return 1 if self.bad else 0
+
 
 Reader = Callable[[ProgressCallback], Iterable[Any]]
 """Yields contacts and `Refused` rows; a `Rows` also tells each contact's row."""
@@ -91,10 +101,10 @@ def _sized(
 
 
 def print_summary(result: ImportResult, out: TextIO = sys.stdout, show: int = 20) -> None:
-    repeats = [r for r in result.refused if r.reason.startswith("repeat of")]
-    bad = [r for r in result.refused if not r.reason.startswith("repeat of")]
+    bad = result.bad
+    repeats = len(result.refused) - len(bad)
     print(f"read {result.read} rows: {result.accepted} contacts accepted, "
-          f"{len(repeats)} repeated rows skipped, {len(bad)} refused", file=out)  # fmt: skip
+          f"{repeats} repeated rows skipped, {len(bad)} refused", file=out)  # fmt: skip
     for r in bad[:show]:
         where = f"row {r.row}" if r.row > 0 else "row ?"
         print(f"  refused {where}{f' ({r.ref})' if r.ref else ''}: {r.reason}", file=out)

@@ -392,15 +392,19 @@ def _type_of(published: str | None) -> str | None:
 
 def _summary(
     derived: Derived, contact_sla: Mapping[str, Mapping[str, Any]]
-) -> dict[str, list[int | None]]:
+) -> dict[str, list[Any]]:
     """Per "brand|channel": open conversations, unanswered messages, oldest one's time,
-    open conversations awaiting an answer, unanswered messages past their hard limit."""
-    out: dict[str, list[int | None]] = {}
+    open conversations awaiting an answer, unanswered messages past their hard limit, and the
+    last message times of the open ones awaiting nothing (they become resolved when quiet for
+    long enough, and nothing steps a customer who does not write again: the gauges tell)."""
+    out: dict[str, list[Any]] = {}
     for conv in derived.conversations.values():
         if conv.status != "open":
             continue
-        row = out.setdefault(f"{conv.brand}|{conv.channel}", [0, 0, None, 0, 0])
+        row = out.setdefault(f"{conv.brand}|{conv.channel}", [0, 0, None, 0, 0, []])
         row[0] = int(row[0] or 0) + 1
+        if not conv.awaiting_answer:
+            row[5].append(conv.last_message_at)
         row[1] = int(row[1] or 0) + conv.owed_count - conv.answered_count
         row[3] = int(row[3] or 0) + int(conv.awaiting_answer)
         row[4] = int(row[4] or 0) + sum(

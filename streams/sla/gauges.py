@@ -8,9 +8,16 @@ from streams.metrics import WorkerMetrics
 
 
 class ConversationGauges:
-    """Keeps each timeline's last summary; exports their sums per (brand, channel)."""
+    """Keeps each timeline's last summary; exports their sums per (brand, channel).
 
-    def __init__(self) -> None:
+    An open conversation that awaits nothing and has been quiet for ``inactivity_ms`` is
+    resolved (streams.rules.threading), though its timeline says so only when its customer
+    writes again: it is not counted as open from then on. One whose customer awaits an answer
+    is counted as its timeline says: a neglected customer does not drop out of the gauges
+    by being neglected for long."""
+
+    def __init__(self, inactivity_ms: int) -> None:
+        self.inactivity_ms = inactivity_ms
         self._by_key: dict[bytes, tuple[dict[str, list[Any]], bool]] = {}
         self._exported: set[tuple[str, str]] = set()
 
@@ -31,10 +38,12 @@ class ConversationGauges:
         totals: dict[tuple[str, str], list[float]] = {}
         for summary, live in self._by_key.values():
             now = wall_ms if live else watermark_ms
+            quiet_since = now - self.inactivity_ms
             for group, (open_convs, unanswered, oldest, *rest) in summary.items():
                 brand, channel = group.rsplit("|", 1)  # a brand may hold a "|"
                 row = totals.setdefault((brand, channel), [0, 0, 0.0, 0, 0])
-                row[0] += open_convs or 0
+                settled = rest[2] if len(rest) > 2 else ()
+                row[0] += (open_convs or 0) - sum(1 for last in settled if last < quiet_since)
                 row[1] += unanswered or 0
                 if oldest is not None:
                     row[2] = max(row[2], max(0.0, (now - oldest) / 1000))

@@ -145,3 +145,15 @@ def test_ingest_answers_503_when_kafka_does_not_acknowledge_in_time(monkeypatch)
 
     status, answer = asyncio.run(post())
     assert status == 503 and "retry" in answer["error"]
+
+
+def test_the_import_command_exits_1_when_a_row_was_refused_and_0_for_repeats(monkeypatch, tmp_path):
+    from services.cli import main
+
+    monkeypatch.setattr(run, "post_batch", FakeIngest())
+    archive = tmp_path / "twcs.csv"
+    fine = tweet(1, "1", True, T0, "fine")
+    archive.write_bytes(csv_bytes([fine, fine]))  # the same tweet twice: a repeat, not a loss
+    assert main(["import", "twitter-archive", str(archive), "--quiet"]) == 0
+    archive.write_bytes(csv_bytes([fine, tweet(2, "2", True, T0, "x" * 100_001)]))
+    assert main(["import", "twitter-archive", str(archive), "--quiet"]) == 1

@@ -464,6 +464,21 @@ def test_a_blank_plain_part_gives_way_to_the_html_one():
     assert c["body"] == "my router is broken"
 
 
+def test_attachments_are_named_and_an_email_of_attachments_only_says_what_it_carried():
+    only = message(body=None)
+    only.add_attachment(b"%PDF-1.4", maintype="application", subtype="pdf", filename="inv 7.pdf")
+    only.add_attachment(b"\x89PNG", maintype="image", subtype="png")  # no file name
+    c = parse(only)
+    assert c["body"] == ""
+    assert c["attributes"][mail.ATTACHMENTS_ATTRIBUTE] == "inv 7.pdf, image/png"
+    with_text = message(body="photo of the broken box attached")
+    with_text.add_attachment(b"\xff\xd8", maintype="image", subtype="jpeg", filename="box.jpg")
+    c = parse(with_text)
+    assert c["body"] == "photo of the broken box attached"
+    assert c["attributes"][mail.ATTACHMENTS_ATTRIBUTE] == "box.jpg"
+    assert mail.ATTACHMENTS_ATTRIBUTE not in parse(message())["attributes"]
+
+
 @pytest.mark.parametrize("content_type", ["multipart/mixed", "multipart/mixed; boundary=XYZ"])
 def test_a_multipart_without_findable_parts_keeps_its_text(content_type):
     raw = (

@@ -38,7 +38,7 @@ def past_hard_limit(now: int, received_late_by: int = 0) -> float:
     email["contact"]["received_at"] = FRIDAY_5PM + received_late_by
     sla = SlaContext(POLICY, lateness_ms=600_000, wall_ms=now, watermark_ms=now)
     state, _ = thread_timeline(TimelineState({}, 0, {}), [email], PARAMS, 30 * 24 * H, sla)
-    gauges = ConversationGauges()
+    gauges = ConversationGauges(inactivity_ms=72 * H)
     gauges.update(b"b|c", state, sla)
     metrics = WorkerMetrics.create(CollectorRegistry())
     gauges.export(metrics, now, now)
@@ -54,3 +54,27 @@ def test_counts_a_message_past_its_hard_limit_on_the_sla_clock_not_the_calendar(
 
 def test_an_imported_archives_old_misses_are_not_counted() -> None:
     assert past_hard_limit(FRIDAY_5PM + 200 * H, received_late_by=150 * H) == 0
+
+
+def open_conversations(gauges: ConversationGauges, now: int) -> float:
+    metrics = WorkerMetrics.create(CollectorRegistry())
+    gauges.export(metrics, now, now)
+    return metrics.open_conversations.labels("b", "email")._value.get()
+
+
+def test_a_quiet_answered_conversation_stops_counting_as_open_an_unanswered_one_does_not() -> None:
+    question = record("q1", "inbound", FRIDAY_5PM, None, "my invoice is wrong")
+    answer = record("a1", "outbound", FRIDAY_5PM + H // 2, "q1", "fixed, sorry")
+    for r in (question, answer):
+        r["contact"]["channel"] = "email"
+    sla = SlaContext(POLICY, lateness_ms=600_000, wall_ms=FRIDAY_5PM + H, watermark_ms=0)
+    answered, _ = thread_timeline(
+        TimelineState({}, 0, {}), [question, answer], PARAMS, 30 * 24 * H, sla
+    )
+    waiting, _ = thread_timeline(TimelineState({}, 0, {}), [question], PARAMS, 30 * 24 * H, sla)
+    gauges = ConversationGauges(inactivity_ms=72 * H)
+    gauges.update(b"answered", answered, sla)
+    assert open_conversations(gauges, FRIDAY_5PM + 72 * H) == 1  # quiet for less than 72 h
+    assert open_conversations(gauges, FRIDAY_5PM + 73 * H) == 0  # resolved by now
+    gauges.update(b"waiting", waiting, sla)
+    assert open_conversations(gauges, FRIDAY_5PM + 30 * 24 * H) == 1  # still waiting
