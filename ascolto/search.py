@@ -38,19 +38,24 @@ def index_names(settings: ElasticSettings) -> dict[str, str]:
 
 
 def setup_indices(settings: ElasticSettings, es: Elasticsearch | None = None) -> list[str]:
-    """Install the templates and create each index with its alias; return indices created."""
+    """Install the templates and create each index with its alias; return indices created.
+
+    An index that exists already gets the template's fields added to its mapping: the
+    mappings are strict, so a field added in a release would otherwise refuse every document
+    written to an index made by the one before. A field whose type changed is refused by
+    Elasticsearch here, at setup, with its reason (that takes a new index version)."""
     es = es or client(settings)
     created = []
     for path in sorted(TEMPLATE_DIR.glob("*.json")):
         alias = settings.alias(path.stem)
+        template = _template(path, settings.refresh_interval)
         es.indices.put_index_template(
-            name=alias,
-            index_patterns=[f"{alias}-*"],
-            template=_template(path, settings.refresh_interval),
-            priority=100,
+            name=alias, index_patterns=[f"{alias}-*"], template=template, priority=100
         )
         index = f"{alias}-{INDEX_VERSION}"
-        if not es.indices.exists(index=index):
+        if es.indices.exists(index=index):
+            es.indices.put_mapping(index=index, properties=template["mappings"]["properties"])
+        else:
             es.indices.create(index=index, aliases={alias: {"is_write_index": True}})
             created.append(index)
     es.cluster.health(wait_for_status="yellow", timeout="30s")

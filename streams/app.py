@@ -40,7 +40,7 @@ from streams.agents.state_cache import ParsedTimelines
 from streams.gc_pauses import watch as watch_gc_pauses
 from streams.graceful import finish_even_if_cancelled, until_done
 from streams.indexer import Indexer
-from streams.metrics import WorkerMetrics, export_lag, observe_waits
+from streams.metrics import BrandLabels, WorkerMetrics, export_lag, observe_waits
 from streams.partitioning import partition_of
 from streams.rules.enrich import Enricher
 from streams.rules.threading import ThreadingParams
@@ -58,11 +58,6 @@ log = logging.getLogger("ascolto.worker")
 # the indexer, the producer's sender) run every YIELD_EVERY customers: a step can take
 # milliseconds.
 SLA_KEYS_PER_TICK = 1000
-# Messages of parsed timelines kept in memory beside the table (streams.agents.state_cache):
-# a few KiB each with their derived views. Enough for the customers writing right now: at
-# 50,000 it was most of the worker's state (~170 MiB of a soak's steady state), and the stage
-# ran no faster for it (bench/results/parsed-cache/).
-PARSED_MESSAGES = 5_000
 YIELD_EVERY = 50
 EXPIRE_CHUNK = 500  # timelines expired under one hold of the lock
 
@@ -122,7 +117,8 @@ def create_app(settings: Settings) -> faust.App:
     rebalance_guard.install(app, gapless_topics=(k.raw, k.keyed))
     registry = CollectorRegistry()
     e = settings.elastic
-    metrics = WorkerMetrics.create(registry, (e.contacts, e.conversations, e.sla_events))
+    brands = BrandLabels(w.metric_brands, w.metric_brands_max)
+    metrics = WorkerMetrics.create(registry, (e.contacts, e.conversations, e.sla_events), brands)
     watch_gc_pauses(metrics.gc_pauses)
     es = async_client(settings.elastic.url, request_timeout=60)
     t = settings.worker.threading
@@ -213,7 +209,9 @@ def create_app(settings: Settings) -> faust.App:
             for brand, channel in routed.new_groups(seen_groups):
                 metrics.first_sight(brand, channel)
             for brand, channel, sentiment, priority, clock in routed.inbound:
-                metrics.inbound.labels(brand, channel, sentiment, priority or "none", clock).inc()
+                metrics.inbound.labels(
+                    metrics.brand(brand), channel, sentiment, priority or "none", clock
+                ).inc()
             metrics.published.labels("contacts.keyed").inc(len(routed.keyed))
 
         await batches(stream, "route", handle)
@@ -223,7 +221,7 @@ def create_app(settings: Settings) -> faust.App:
     wake_index = WakeIndex()
     expiry = DueIndex()  # customers by when their whole timeline outlives the retention
     touched: dict[bytes, float] = {}  # customer -> when (wall clock) last stepped
-    parsed = ParsedTimelines(max_messages=PARSED_MESSAGES)
+    parsed = ParsedTimelines(max_messages=w.parsed_cache_messages)
     retention_ms = t.retention_s * 1000
     gauges = ConversationGauges(inactivity_ms=t.inactivity_s * 1000)
 

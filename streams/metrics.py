@@ -1,14 +1,16 @@
 """The worker's metrics: names, help, units and label sets in one place.
 
-Labels take bounded values only (channel, direction, stage, reason, kind, index): never a
-customer, contact or conversation id. Each worker process serves its own registry on its
-own web port, and Prometheus scrapes every worker as a separate target.
+Labels take bounded values only (channel, direction, stage, reason, kind, index, and the
+brand through BrandLabels): never a customer, contact or conversation id. Each worker
+process serves its own registry on its own web port, and Prometheus scrapes every worker as
+a separate target.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
@@ -41,6 +43,41 @@ BATCH_BUCKETS = (1, 5, 10, 25, 50, 100, 250, 500, 1000, 2000, 5000)
 GC_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1)
 
 
+log = logging.getLogger(__name__)
+
+
+class BrandLabels:
+    """The brand label's values, bounded: ingest takes any brand name, and every new one would
+    add a few hundred series per worker. Brands listed (``ASCOLTO_METRIC_BRANDS``) keep their
+    name and every other brand counts as ``(other)``; with no list, the first ``limit`` brands
+    seen keep theirs. Each worker picks its own first ones, so name the brands you serve when
+    there are more than the limit."""
+
+    OTHER = "(other)"
+
+    def __init__(self, listed: Iterable[str] = (), limit: int = 100) -> None:
+        self._named = set(listed)
+        self._grows = not self._named
+        self.limit = limit
+        self._warned = False
+
+    def __call__(self, brand: str) -> str:
+        if brand in self._named:
+            return brand
+        if self._grows and len(self._named) < self.limit:
+            self._named.add(brand)
+            return brand
+        if not self._warned:
+            self._warned = True
+            log.warning(
+                "brand %r and those after it count as %s in the metrics: %s",
+                brand, self.OTHER,
+                "not in ASCOLTO_METRIC_BRANDS" if not self._grows
+                else f"more than ASCOLTO_METRIC_BRANDS_MAX={self.limit} brands",
+            )  # fmt: skip
+        return self.OTHER
+
+
 @dataclass(frozen=True)
 class WorkerMetrics:
     registry: CollectorRegistry
@@ -71,11 +108,18 @@ class WorkerMetrics:
     consumer_lag: Gauge
     watermark_seconds: Gauge
     gc_pauses: Histogram
+    brand: BrandLabels = field(default_factory=BrandLabels)
 
     @classmethod
-    def create(cls, registry: CollectorRegistry, indices: tuple[str, ...] = ()) -> WorkerMetrics:
+    def create(
+        cls,
+        registry: CollectorRegistry,
+        indices: tuple[str, ...] = (),
+        brands: BrandLabels | None = None,
+    ) -> WorkerMetrics:
         m = cls(
             registry=registry,
+            brand=brands or BrandLabels(),
             processed=Counter(
                 "ascolto_contacts_processed",
                 "Contacts decoded, validated and enriched by the route stage.",
@@ -276,6 +320,7 @@ class WorkerMetrics:
         """Create a new brand/channel's series at zero (SLA events, mentions), so the first
         breach or the first negative mention is an increase Prometheus can see. Live ones
         only: the alerts read those; a replay's series start at its first event."""
+        brand = self.brand(brand)
         for event_type in ("warning", "met", "breached"):
             for target in ("first_response", "next_response", "hard_limit", "resolution"):
                 self.sla_events.labels(event_type, target, brand, channel, "live")

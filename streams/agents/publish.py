@@ -65,11 +65,12 @@ class Outputs:
         m.published.labels("sla.events").inc(len(out.sla_events))
         for message, view, first in out.answered:
             target = "first_response" if first else "next_response"
-            m.response_seconds.labels(message["channel"], message["brand"], target).observe(
+            brand = m.brand(message["brand"])
+            m.response_seconds.labels(message["channel"], brand, target).observe(
                 view.response_time_s or 0.0
             )
         for event in out.sla_events[: len(out.sla_events) - out.sla_events_uncounted]:
             m.sla_events.labels(
-                event["event_type"], event["target"], event["brand"], event["channel"],
+                event["event_type"], event["target"], m.brand(event["brand"]), event["channel"],
                 event["clock"],
             ).inc()  # fmt: skip

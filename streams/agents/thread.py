@@ -159,6 +159,7 @@ def conversation_record(
         "last_message_at": view.last_message_at,
         "closed_at": view.closed_at,
         "resolved_at": view.resolved_at,
+        "resolves_at": view.resolves_at,
         "reopen_count": view.reopen_count,
         "inbound_count": view.inbound_count,
         "outbound_count": view.outbound_count,

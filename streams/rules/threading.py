@@ -290,6 +290,7 @@ def _conversation(
         status=status,
         closed_at=closed_at,
         resolved_at=resolved_at,
+        resolves_at=last + params.inactivity_ms if status == "open" else None,
         reopen_count=reopen_count,
         inbound_count=inbound,
         outbound_count=outbound,

@@ -45,6 +45,9 @@ class ConversationView:
     status: Status
     closed_at: int | None  # set when status is 'closed'
     resolved_at: int | None  # set when status is 'resolved': last_message_at + inactivity
+    # set when status is 'open': when the quiet will resolve it. Its document still says open
+    # then, until the customer is next stepped: a reader compares this with the clock.
+    resolves_at: int | None
     reopen_count: int
     inbound_count: int  # customer messages, duplicates included
     outbound_count: int  # agent messages (close events are not messages)

@@ -41,7 +41,7 @@ class ConversationGauges:
             quiet_since = now - self.inactivity_ms
             for group, (open_convs, unanswered, oldest, *rest) in summary.items():
                 brand, channel = group.rsplit("|", 1)  # a brand may hold a "|"
-                row = totals.setdefault((brand, channel), [0, 0, 0.0, 0, 0])
+                row = totals.setdefault((metrics.brand(brand), channel), [0, 0, 0.0, 0, 0])
                 settled = rest[2] if len(rest) > 2 else ()
                 row[0] += (open_convs or 0) - sum(1 for last in settled if last < quiet_since)
                 row[1] += unanswered or 0

@@ -24,6 +24,8 @@ from services.directory import read_profiles
         ({"ASCOLTO_SLA_CHECK_INTERVAL_S": "0"}, "must be at least 0.1"),
         ({"ASCOLTO_BATCH_WITHIN_S": "soon"}, "expected a number of seconds"),
         ({"ASCOLTO_INDEX_INLINE": "nope"}, "ASCOLTO_INDEX_INLINE: not a yes/no value"),
+        ({"ASCOLTO_PARSED_CACHE_MESSAGES": "-1"}, "must be at least 0"),
+        ({"ASCOLTO_METRIC_BRANDS_MAX": "0"}, "ASCOLTO_METRIC_BRANDS_MAX='0': must be at least 1"),
     ],
 )
 def test_a_bad_setting_names_the_variable(env: dict[str, str], message: str) -> None:
@@ -32,8 +34,16 @@ def test_a_bad_setting_names_the_variable(env: dict[str, str], message: str) -> 
 
 
 def test_the_defaults_and_odd_but_valid_values_load() -> None:
-    settings = Settings.from_env({"ASCOLTO_INDEX_INLINE": "False", "ASCOLTO_BATCH_WITHIN_S": "0"})
+    settings = Settings.from_env(
+        {
+            "ASCOLTO_INDEX_INLINE": "False",
+            "ASCOLTO_BATCH_WITHIN_S": "0",
+            "ASCOLTO_PARSED_CACHE_MESSAGES": "0",  # no cache: every step parses
+        }
+    )
     assert settings.worker.index_inline is False and settings.worker.batch_within_s == 0
+    assert settings.worker.parsed_cache_messages == 0
+    assert Settings.from_env({}).worker.parsed_cache_messages == 50_000
 
 
 def test_the_cli_prints_one_line_and_exits_2(monkeypatch, capsys) -> None:

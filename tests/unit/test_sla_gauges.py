@@ -1,13 +1,15 @@
-"""The SLA gauges: what the pipeline tells Prometheus about waiting customers."""
+"""The SLA gauges: what the pipeline tells Prometheus about waiting customers, and under
+which brand label (bounded: streams.metrics.BrandLabels)."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from prometheus_client import CollectorRegistry
+from prometheus_client import CollectorRegistry, Gauge
 
+from ascolto.config import Settings
 from streams.agents.thread import SlaContext, TimelineState, thread_timeline
-from streams.metrics import WorkerMetrics
+from streams.metrics import BrandLabels, WorkerMetrics
 from streams.sla.gauges import ConversationGauges
 from streams.sla.policy import parse_policy
 from tests.unit.test_thread_stage import PARAMS, record
@@ -78,3 +80,36 @@ def test_a_quiet_answered_conversation_stops_counting_as_open_an_unanswered_one_
     assert open_conversations(gauges, FRIDAY_5PM + 73 * H) == 0  # resolved by now
     gauges.update(b"waiting", waiting, sla)
     assert open_conversations(gauges, FRIDAY_5PM + 30 * 24 * H) == 1  # still waiting
+
+
+def test_brands_past_the_limit_are_summed_as_one_other_brand() -> None:
+    sla = SlaContext(POLICY, lateness_ms=600_000, wall_ms=FRIDAY_5PM, watermark_ms=FRIDAY_5PM)
+    gauges = ConversationGauges(inactivity_ms=72 * H)
+    for i, brand in enumerate(("b", "y", "z")):
+        question = record(f"q{i}", "inbound", FRIDAY_5PM - i * H, None, "my invoice is wrong")
+        question["contact"].update(channel="email", brand=brand, received_at=FRIDAY_5PM)
+        state, _ = thread_timeline(TimelineState({}, 0, {}), [question], PARAMS, 30 * 24 * H, sla)
+        gauges.update(brand.encode(), state, sla)
+    metrics = WorkerMetrics.create(CollectorRegistry(), brands=BrandLabels(limit=1))
+    gauges.export(metrics, FRIDAY_5PM, FRIDAY_5PM)
+
+    def value(gauge: Gauge, brand: str) -> float:
+        return gauge.labels(brand, "email")._value.get()
+
+    assert (value(metrics.unanswered, "b"), value(metrics.unanswered, "(other)")) == (1, 2)
+    assert value(metrics.oldest_unanswered_seconds, "(other)") == 2 * H / 1000  # the oldest
+    brands = {s.labels["brand"] for m in metrics.registry.collect() for s in m.samples
+              if m.name == "ascolto_unanswered_contacts"}  # fmt: skip
+    assert brands == {"b", "(other)"}
+
+
+def test_listed_brands_keep_their_names_and_every_other_brand_is_other(caplog) -> None:
+    w = Settings.from_env({"ASCOLTO_METRIC_BRANDS": " acme, globex ,"}).worker
+    labels = BrandLabels(w.metric_brands, w.metric_brands_max)
+    seen = [labels(b) for b in ("globex", "initech", "acme", "umbrella", "initech")]
+    assert seen == ["globex", "(other)", "acme", "(other)", "(other)"]
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert warnings == [
+        "brand 'initech' and those after it count as (other) in the metrics: "
+        "not in ASCOLTO_METRIC_BRANDS"
+    ]

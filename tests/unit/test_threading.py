@@ -327,11 +327,14 @@ def test_close_in_the_same_session_before_a_late_customer_message() -> None:
 def test_resolution_by_inactivity() -> None:
     tl = timeline(msg("t1", 0), msg("a1", 30, agent=True, reply_to="t1"))
     conv_id = conversation_id("t1")
-    assert derive(tl).conversations[conv_id].status == "open"
     at_3d = ms(30 + 3 * DAY)
+    # open, and says when the quiet resolves it: a reader of a document not stepped since
+    # can tell, as the gauges do
+    now = derive(tl).conversations[conv_id]
+    assert (now.status, now.resolves_at) == ("open", at_3d)
     assert derive(tl, now_ms=at_3d).conversations[conv_id].status == "open"
     later = derive(tl, now_ms=at_3d + 1).conversations[conv_id]
-    assert (later.status, later.resolved_at) == ("resolved", at_3d)
+    assert (later.status, later.resolved_at, later.resolves_at) == ("resolved", at_3d, None)
     # A later message of the same customer shows the quiet too, without a clock.
     tl, _ = add(tl, msg("e1", 4 * DAY, channel="email"))
     d = derive(tl)
@@ -345,7 +348,7 @@ def test_resolution_by_inactivity() -> None:
 def test_closed_stays_closed_when_quiet() -> None:
     tl = timeline(msg("t1", 0), msg("x1", 10, agent=True, close=True, reply_to="t1"))
     conv = derive(tl, now_ms=ms(10 * DAY)).conversations[conversation_id("t1")]
-    assert (conv.status, conv.resolved_at) == ("closed", None)
+    assert (conv.status, conv.resolved_at, conv.resolves_at) == ("closed", None, None)
 
 
 def test_exact_redelivery() -> None:
