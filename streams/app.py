@@ -192,7 +192,6 @@ def create_app(settings: Settings) -> faust.App:
             )
             metrics.stage_seconds.labels(stage).observe(time.perf_counter() - started)
 
-    seen_groups: set[tuple[str, str]] = set()
     lateness_ms = w.sla.allowed_lateness_s * 1000
     route_waited, thread_waited = (metrics.stage_wait.labels(s) for s in ("route", "thread"))
 
@@ -206,8 +205,7 @@ def create_app(settings: Settings) -> faust.App:
             await dead_letter(routed.dead)
             for channel, direction in routed.channels:
                 metrics.processed.labels(channel, direction).inc()
-            for brand, channel in routed.new_groups(seen_groups):
-                metrics.first_sight(brand, channel)
+            metrics.first_sight(sorted(routed.groups))  # sorted: which brands come first
             for brand, channel, sentiment, priority, clock in routed.inbound:
                 metrics.inbound.labels(
                     metrics.brand(brand), channel, sentiment, priority or "none", clock

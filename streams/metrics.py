@@ -109,6 +109,7 @@ class WorkerMetrics:
     watermark_seconds: Gauge
     gc_pauses: Histogram
     brand: BrandLabels = field(default_factory=BrandLabels)
+    _sighted: set[tuple[str, str]] = field(default_factory=set, init=False)  # (label, channel)
 
     @classmethod
     def create(
@@ -316,17 +317,22 @@ class WorkerMetrics:
                 m.bulk_errors.labels(index, kind)
         return m
 
-    def first_sight(self, brand: str, channel: str) -> None:
-        """Create a new brand/channel's series at zero (SLA events, mentions), so the first
-        breach or the first negative mention is an increase Prometheus can see. Live ones
-        only: the alerts read those; a replay's series start at its first event."""
-        brand = self.brand(brand)
-        for event_type in ("warning", "met", "breached"):
-            for target in ("first_response", "next_response", "hard_limit", "resolution"):
-                self.sla_events.labels(event_type, target, brand, channel, "live")
-        for sentiment in ("negative", "neutral", "positive"):
-            for priority in ("P1", "P2", "P3", "P4"):
-                self.inbound.labels(brand, channel, sentiment, priority, "live")
+    def first_sight(self, groups: Iterable[tuple[str, str]]) -> None:
+        """Create each new (brand, channel)'s series at zero (SLA events, mentions), so the
+        first breach or the first negative mention is an increase Prometheus can see. Live ones
+        only: the alerts read those; a replay's series start at its first event. Remembered by
+        label, so what is remembered is as bounded as the labels."""
+        for brand, channel in groups:
+            labels = (self.brand(brand), channel)
+            if labels in self._sighted:
+                continue
+            self._sighted.add(labels)
+            for event_type in ("warning", "met", "breached"):
+                for target in ("first_response", "next_response", "hard_limit", "resolution"):
+                    self.sla_events.labels(event_type, target, *labels, "live")
+            for sentiment in ("negative", "neutral", "positive"):
+                for priority in ("P1", "P2", "P3", "P4"):
+                    self.inbound.labels(*labels, sentiment, priority, "live")
 
 
 def observe_waits(waited: Histogram, started_ms: int, received_ms: Iterable[int]) -> None:

@@ -35,12 +35,6 @@ class Routed:
     started_ms: int = 0
     received_ms: list[int] = field(default_factory=list)  # when ingest took each valid contact
 
-    def new_groups(self, seen: set[tuple[str, str]]) -> list[tuple[str, str]]:
-        """The (brand, channel) pairs of this batch not seen before; remembers them."""
-        new = sorted(self.groups - seen)
-        seen.update(new)
-        return new
-
 
 def enriched_record(
     contact: dict[str, Any], enrichment: dict[str, Any], identity: Any, now_ms: int

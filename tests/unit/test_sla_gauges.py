@@ -113,3 +113,19 @@ def test_listed_brands_keep_their_names_and_every_other_brand_is_other(caplog) -
         "brand 'initech' and those after it count as (other) in the metrics: "
         "not in ASCOLTO_METRIC_BRANDS"
     ]
+
+
+def test_first_sight_creates_live_series_once_per_label() -> None:
+    metrics = WorkerMetrics.create(CollectorRegistry(), brands=BrandLabels(limit=1))
+    metrics.first_sight([("b", "email"), ("y", "email"), ("z", "email"), ("b", "email")])
+    series = {
+        (s.labels["brand"], s.labels["channel"], s.labels["clock"])
+        for m in metrics.registry.collect()
+        if m.name == "ascolto_sla_events"
+        for s in m.samples
+    }
+    assert series == {("b", "email", "live"), ("(other)", "email", "live")}
+    assert (
+        metrics.sla_events.labels("breached", "hard_limit", "(other)", "email", "live")._value.get()
+        == 0
+    )
