@@ -124,6 +124,9 @@ class WorkerSettings:
     # How long the broker may hold a fetch of the worker's consumers that finds nothing new
     # (streams.fetch_wait): a contact can wait behind such a fetch for that long.
     fetch_max_wait_s: float = 0.05
+    # How long the worker's producer waits to fill a request: fewer, fuller requests cost
+    # less CPU, and every hop of a contact waits up to this long.
+    producer_linger_s: float = 0.05
     # New container objects between two young-generation collections (CPython: 700). At
     # 700, a batch's short-lived objects were promoted into the old generation and set off
     # full passes over all in-memory state every few seconds (streams.gc_pauses).
@@ -221,6 +224,7 @@ class Settings:
                 batch_size=number("ASCOLTO_BATCH_SIZE", "2000"),
                 batch_within_s=seconds("ASCOLTO_BATCH_WITHIN_S", "0.1"),
                 fetch_max_wait_s=seconds("ASCOLTO_FETCH_MAX_WAIT_S", "0.05", minimum=0.001),
+                producer_linger_s=seconds("ASCOLTO_PRODUCER_LINGER_S", "0.05"),
                 gc_young_threshold=number("ASCOLTO_GC_YOUNG_THRESHOLD", "50000", minimum=0),
                 index_inline=flag("ASCOLTO_INDEX_INLINE", "true"),
                 indexer_web_port=number("ASCOLTO_INDEXER_WEB_PORT", "16067"),

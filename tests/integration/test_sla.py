@@ -204,14 +204,37 @@ def test_imported_archive_sla_counts_equal_an_independent_computation(
         teardown_pipeline(pipe)
 
 
-def _worker_sample(pipe: Pipeline, name: str) -> float:
+def _worker_sample(pipe: Pipeline, name: str, **labels: str) -> float:
     with urllib.request.urlopen(pipe.worker_metrics_url, timeout=5) as response:
         text = response.read().decode()
     for family in text_string_to_metric_families(text):
         for sample in family.samples:
-            if sample.name == name:
+            if sample.name == name and labels.items() <= sample.labels.items():
                 return sample.value
-    raise AssertionError(f"{name} not exported")
+    raise AssertionError(f"{name}{labels} not exported")
+
+
+def test_a_tick_judges_more_due_customers_than_one_hold_of_the_lock(live: Pipeline) -> None:
+    """250 customers' warnings, then breaches, fall due in the same ticks. The timer steps
+    them SLA_KEYS_PER_HOLD (100) at a time, letting the thread agent in between, and judges
+    every one."""
+    t0 = int(time.time() * 1000)
+    names = [f"crowd-{i}" for i in range(250)]
+    post_contacts(live.ingest_url, [_message(n, "inbound", n, t0) for n in names])
+    crowd = {contact_id_for("sla-live", n) for n in names}
+
+    def judged(event_type: str) -> set[str]:
+        records = read_topic(live.settings, live.settings.kafka.sla_events)
+        return crowd & {
+            v["contact_id"] for _, v in records
+            if v is not None and v["event_type"] == event_type and v["target"] == "first_response"
+        }  # fmt: skip
+
+    wait_until(lambda: judged("breached") == crowd, 60, "every customer's breach")
+    assert judged("warning") == crowd
+    holds = _worker_sample(live, "ascolto_batch_size_count", stage="sla")
+    at_most_100 = _worker_sample(live, "ascolto_batch_size_bucket", stage="sla", le="100.0")
+    assert holds >= 5 and at_most_100 == holds  # 500 judgements, none over 100 a hold
 
 
 def test_a_silent_customers_timeline_expires_after_its_clocks_are_judged(

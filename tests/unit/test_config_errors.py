@@ -26,6 +26,7 @@ from services.directory import read_profiles
         ({"ASCOLTO_INDEX_INLINE": "nope"}, "ASCOLTO_INDEX_INLINE: not a yes/no value"),
         ({"ASCOLTO_PARSED_CACHE_MESSAGES": "-1"}, "must be at least 0"),
         ({"ASCOLTO_FETCH_MAX_WAIT_S": "0"}, "ASCOLTO_FETCH_MAX_WAIT_S='0': must be at least 0.001"),
+        ({"ASCOLTO_PRODUCER_LINGER_S": "-1"}, "ASCOLTO_PRODUCER_LINGER_S='-1': must be at least 0"),
         ({"ASCOLTO_METRIC_BRANDS_MAX": "0"}, "ASCOLTO_METRIC_BRANDS_MAX='0': must be at least 1"),
     ],
 )
@@ -46,6 +47,7 @@ def test_the_defaults_and_odd_but_valid_values_load() -> None:
     assert settings.worker.parsed_cache_messages == 0
     assert Settings.from_env({}).worker.parsed_cache_messages == 50_000
     assert Settings.from_env({}).worker.fetch_max_wait_s == 0.05
+    assert Settings.from_env({}).worker.producer_linger_s == 0.05
 
 
 def test_the_cli_prints_one_line_and_exits_2(monkeypatch, capsys) -> None:
