@@ -56,9 +56,9 @@ log = logging.getLogger("ascolto.worker")
 # The due-clock timer re-judges at most SLA_KEYS_PER_TICK customers a tick (the others stay
 # due for the next one), SLA_KEYS_PER_HOLD of them under one hold of the lock the thread agent
 # steps under: a tick of ~450 customers took ~250 ms, and the thread agent's contacts waited
-# for all of it. Both it and the thread agent let the other tasks (the route agent, the
-# indexer, the producer's sender) run every YIELD_EVERY customers: a step can take
-# milliseconds.
+# for all of it (bench/results/sla-holds/). Both it and the thread agent let the other tasks
+# (the route agent, the indexer, the producer's sender) run every YIELD_EVERY customers: a
+# step can take milliseconds.
 SLA_KEYS_PER_TICK = 1000
 SLA_KEYS_PER_HOLD = 100
 YIELD_EVERY = 50
@@ -357,41 +357,44 @@ def create_app(settings: Settings) -> faust.App:
         await guarded(judge_due)
 
     async def judge_due() -> None:
-        due = wake_index.due(thread_stage.now_ms(), watermark.now(), limit=SLA_KEYS_PER_TICK)
-        for start in range(0, len(due), SLA_KEYS_PER_HOLD):
+        judged = 0
+        while judged < SLA_KEYS_PER_TICK:
             async with stepping:
-                if not await judge(due[start : start + SLA_KEYS_PER_HOLD]):
-                    return
+                taken = await judge()
+            if taken is None or taken < SLA_KEYS_PER_HOLD:  # a rebalance began, or none left
+                return
+            judged += taken
 
-    async def judge(due: list[bytes]) -> bool:
-        """Step these customers with no new contact; False if a rebalance began meanwhile."""
+    async def judge() -> int | None:
+        """Take up to SLA_KEYS_PER_HOLD due customers and step them with no new contact; how
+        many were taken, None if a rebalance began meanwhile. The caller holds the lock: a
+        customer taken off the wake index is judged before anything else can step or expire
+        it."""
+        if settling() or wake_index.stale:  # a rebalance began since the tick did
+            return None
         sla = sla_context()
         started = time.perf_counter()
+        taken = wake_index.due(sla.wall_ms, sla.watermark_ms, limit=SLA_KEYS_PER_HOLD)
+        due = [k for k in taken if k in timelines]
         written: list[tuple[bytes, thread_stage.TimelineState]] = []
         pending: list[Awaitable[Any]] = []
-        judged = 0
-        for key in due:
-            # expired since the tick began, or stepped by the thread agent in between
-            # (which judged the clocks too and set the next wake)
-            if key not in timelines or key in wake_index:
-                continue
+        for i, key in enumerate(due, 1):
             state, new_state, out = step(key, [], sla)
             if new_state is not state:
                 pending += await outputs.publish(out)
                 written.append((key, new_state))
-            judged += 1
-            if judged % YIELD_EVERY == 0:
+            if i % YIELD_EVERY == 0:
                 await asyncio.sleep(0)
         await asyncio.gather(*pending)
         if settling():  # revoked meanwhile: these timelines may be another worker's now
             wake_index.stale = True
-            return False
+            return None
         for key, new_state in written:
             await keep(key, new_state)
-        if judged:
+        if due:
             metrics.stage_seconds.labels("sla").observe(time.perf_counter() - started)
-            metrics.batch_size.labels("sla").observe(judged)
-        return True
+            metrics.batch_size.labels("sla").observe(len(due))
+        return len(taken)
 
     async def drop(key: bytes) -> None:
         """Delete a timeline from the store and its changelog, on keep()'s path: through
