@@ -360,12 +360,12 @@ def create_app(settings: Settings) -> faust.App:
         judged = 0
         while judged < SLA_KEYS_PER_TICK:
             async with stepping:
-                taken = await judge()
+                taken = await judge_a_hold()
             if taken is None or taken < SLA_KEYS_PER_HOLD:  # a rebalance began, or none left
                 return
             judged += taken
 
-    async def judge() -> int | None:
+    async def judge_a_hold() -> int | None:
         """Take up to SLA_KEYS_PER_HOLD due customers and step them with no new contact; how
         many were taken, None if a rebalance began meanwhile. The caller holds the lock: a
         customer taken off the wake index is judged before anything else can step or expire

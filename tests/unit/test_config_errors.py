@@ -48,6 +48,7 @@ def test_the_defaults_and_odd_but_valid_values_load() -> None:
     assert Settings.from_env({}).worker.parsed_cache_messages == 50_000
     assert Settings.from_env({}).worker.fetch_max_wait_s == 0.05
     assert Settings.from_env({}).worker.producer_linger_s == 0.05
+    assert Settings.from_env({}).worker.batch_within_s == 0.05
 
 
 def test_the_cli_prints_one_line_and_exits_2(monkeypatch, capsys) -> None:
