@@ -4,14 +4,13 @@ and an imported archive whose met/breached counts equal an independent computati
 from __future__ import annotations
 
 import time
-import urllib.request
 from collections import Counter
 
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from ascolto.config import Settings
 from ascolto.validation import contact_id_for
+from bench.stages import scrape, total
 from services.client import post_contacts
 from services.importers.run import run_import
 from services.importers.twitter import read_archive
@@ -204,16 +203,6 @@ def test_imported_archive_sla_counts_equal_an_independent_computation(
         teardown_pipeline(pipe)
 
 
-def _worker_sample(pipe: Pipeline, name: str, **labels: str) -> float:
-    with urllib.request.urlopen(pipe.worker_metrics_url, timeout=5) as response:
-        text = response.read().decode()
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            if sample.name == name and labels.items() <= sample.labels.items():
-                return sample.value
-    raise AssertionError(f"{name}{labels} not exported")
-
-
 def test_a_tick_judges_more_due_customers_than_one_hold_of_the_lock(live: Pipeline) -> None:
     """250 customers' warnings, then breaches, fall due in the same ticks. The timer steps
     them SLA_KEYS_PER_HOLD (100) at a time, letting the thread agent in between, and judges
@@ -232,8 +221,9 @@ def test_a_tick_judges_more_due_customers_than_one_hold_of_the_lock(live: Pipeli
 
     wait_until(lambda: judged("breached") == crowd, 60, "every customer's breach")
     assert judged("warning") == crowd
-    holds = _worker_sample(live, "ascolto_batch_size_count", stage="sla")
-    at_most_100 = _worker_sample(live, "ascolto_batch_size_bucket", stage="sla", le="100.0")
+    worker = scrape(live.worker_metrics_url)
+    holds = total(worker, "ascolto_batch_size_count", stage="sla")
+    at_most_100 = total(worker, "ascolto_batch_size_bucket", stage="sla", le="100.0")
     assert holds >= 5 and at_most_100 == holds  # 500 judgements, none over 100 a hold
 
 
@@ -256,12 +246,13 @@ def test_a_silent_customers_timeline_expires_after_its_clocks_are_judged(
         silent = {**_message("silent", "inbound", "eve", t0), "source": "sla-expiry"}
         later = {**_message("later", "inbound", "fay", t0 + 3 * day), "source": "sla-expiry"}
         post_contacts(pipe.ingest_url, [silent, later])
+        url = pipe.worker_metrics_url
         wait_until(
-            lambda: _worker_sample(pipe, "ascolto_customer_timelines_expired_total") == 1,
+            lambda: total(scrape(url), "ascolto_customer_timelines_expired_total") == 1,
             60,
             "the silent customer's timeline to expire",
         )
-        wait_until(lambda: _worker_sample(pipe, "ascolto_customer_timelines") == 1, 15, "the gauge")
+        wait_until(lambda: total(scrape(url), "ascolto_customer_timelines") == 1, 15, "the gauge")
         events = [v for _, v in read_topic(pipe.settings, pipe.settings.kafka.sla_events) if v]
         silent_id = contact_id_for("sla-expiry", "silent")
         breaches = {e["target"] for e in events if e["contact_id"] == silent_id

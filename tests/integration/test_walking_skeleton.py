@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import urllib.request
-
 import pytest
 from kafka import KafkaProducer
-from prometheus_client.parser import text_string_to_metric_families
 
 from ascolto.validation import contact_id_for
+from bench.stages import scrape, total
 from services import demo
 from services.client import post_batch, post_contacts
 from services.demo_run import broken_producer_messages
@@ -16,24 +14,6 @@ from services.observe import count_ids, read_topic, wait_searchable, wait_until
 from tests.integration.conftest import Pipeline
 
 pytestmark = pytest.mark.integration
-
-
-def scrape(url: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
-    with urllib.request.urlopen(url, timeout=5) as resp:
-        text = resp.read().decode()
-    return {
-        (s.name, tuple(sorted(s.labels.items()))): s.value
-        for family in text_string_to_metric_families(text)
-        for s in family.samples
-    }
-
-
-def total(samples: dict, name: str, **labels: str) -> float:
-    return sum(
-        v
-        for (n, lbls), v in samples.items()
-        if n == name and all(dict(lbls).get(k) == val for k, val in labels.items())
-    )
 
 
 @pytest.fixture(scope="module")
