@@ -25,7 +25,6 @@ import zstandard
 from streams.rules.threading import ThreadingParams, derive, evict
 from streams.rules.timeline import Message, Timeline, add
 from streams.rules.views import EMPTY, ContactView, ConversationView, Derived, diff
-from streams.sla.clock import Instants
 from streams.sla.judge import clocks, event_record, judge, priority_and_tier
 from streams.sla.model import SlaEvent
 from streams.sla.policy import Policy
@@ -70,9 +69,6 @@ class TimelineState:
     sla: dict[str, Any] = field(default_factory=dict)
     # derive(messages), when known: not stored, it is the previous step's result
     derived: Derived | None = field(default=None, repr=False, compare=False)
-    # the clocks of derived under a policy, when known: a step that brings no new message
-    # (the due-clock timer's) judges the same clocks at a later instant
-    judged: tuple[Policy, list[Instants]] | None = field(default=None, repr=False, compare=False)
 
     @classmethod
     def load(cls, raw: bytes | None) -> TimelineState:
@@ -240,12 +236,7 @@ def thread_timeline(
     judge_at, live = judging_now(
         dict(latest), sla.lateness_ms, sla.wall_ms, sla.watermark_ms, state.sla.get("floor", 0)
     )
-    if after is before and state.judged is not None and state.judged[0] is sla.policy:
-        all_clocks = state.judged[1]
-    else:
-        all_clocks = clocks(after, messages, sla.policy)
-    judged = (sla.policy, all_clocks)
-    judgement = judge(all_clocks, judge_at)
+    judgement = judge(clocks(after, messages, sla.policy), judge_at)
     published_sla: dict[str, Any] = state.sla.get("contacts", {})
     published_events: dict[str, str] = state.sla.get("events", {})
 
@@ -292,7 +283,7 @@ def thread_timeline(
     if not (real_change or replayed):
         if new_sla == state.sla:
             return state, out
-        return TimelineState(messages, state.revision, new_sla, after, judged), out
+        return TimelineState(messages, state.revision, new_sla, after), out
 
     revision = state.revision + 1 if real_change else state.revision
     for view in changed_contacts.values():
@@ -328,9 +319,7 @@ def thread_timeline(
         gone = messages.keys() - kept.keys()
         out.evicted = len({after.contacts[c].conversation_id for c in gone})
         new_sla = _sla_of_kept(new_sla, kept, after)
-    if kept is not messages:
-        return TimelineState(kept, revision, new_sla), out
-    return TimelineState(kept, revision, new_sla, after, judged), out
+    return TimelineState(kept, revision, new_sla, after if kept is messages else None), out
 
 
 # A timeline is one changelog record, and Kafka takes records of about 1 MB (faust's producer
@@ -393,7 +382,8 @@ def _sla_of_kept(sla: dict[str, Any], kept: Timeline, derived: Derived) -> dict[
 def _published(event: SlaEvent) -> str:
     """What the state remembers of a published SLA event: its type, and a checksum of all
     its fields to see any change (a later stop, another deadline, a merged conversation)."""
-    return f"{event.event_type}|{event.checksum}"
+    fields = repr(tuple(event.__dict__.values())).encode()  # a few µs: once per event and step
+    return f"{event.event_type}|{zlib.crc32(fields):08x}"
 
 
 def _type_of(published: str | None) -> str | None:

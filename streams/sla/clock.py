@@ -103,7 +103,7 @@ def next_change(target: OwedTarget, rule: Rule, calendar: Calendar, now_ms: int)
 class Assessment:
     """evaluate(), next_change(), schedule() and outcome() of one clock at one instant."""
 
-    events: tuple[SlaEvent, ...]
+    events: list[SlaEvent]
     next_change_ms: int | None
     schedule: Schedule
     outcome: Outcome
@@ -112,54 +112,16 @@ class Assessment:
 def assess(target: OwedTarget, rule: Rule, calendar: Calendar, now_ms: int) -> Assessment:
     """All four at once: the judge asks them of every clock of a customer on every step,
     and the clock's instants are the costly part (once here, not four times)."""
-    return Instants(target, rule, calendar).assess(now_ms)
-
-
-class Instants:
-    """One clock's instants, computed once, and its assessment at any instant.
-
-    A customer's clocks are judged again at each of their steps, and the due-clock timer's
-    steps bring no new message: the same clocks at a later instant. What assess() says
-    changes only when now passes one of the clock's instants, so each answer is kept for
-    the side of those instants it was asked on. Only the last answer is kept: a customer's
-    parsed timeline keeps their clocks (streams.agents.thread), and now only moves on.
-    """
-
-    __slots__ = ("target", "rule", "calendar", "_full", "_unstopped", "_side", "_assessed")
-
-    def __init__(self, target: OwedTarget, rule: Rule, calendar: Calendar) -> None:
-        self.target, self.rule, self.calendar = target, rule, calendar
-        self._full = _Clock(target, rule, calendar, target.stopped_at_ms)
-        self._unstopped: _Clock | None = None  # the clock as known before its stop
-        self._side: tuple[bool, ...] = ()
-        self._assessed: Assessment | None = None
-
-    def assess(self, now_ms: int) -> Assessment:
-        full = self._full
-        stop = _known_stop(self.target, now_ms)
-        known = full
-        if stop != self.target.stopped_at_ms:
-            if self._unstopped is None:
-                self._unstopped = _Clock(self.target, self.rule, self.calendar, None)
-            known = self._unstopped
-        # now enters the answer only as which side of each instant it is on
-        w, d, kw, kd = full.warn_at, full.deadline, known.warn_at, known.deadline
-        side = (
-            stop is not None,  # known by now: _known_stop
-            w is not None and w <= now_ms,
-            d is not None and d <= now_ms,
-            kw is not None and kw <= now_ms,
-            kd is not None and kd <= now_ms,
-        )
-        if side != self._side or self._assessed is None:
-            events = _events(known, stop, now_ms)
-            self._side, self._assessed = (
-                side,
-                Assessment(
-                    tuple(events), _next_change(full, now_ms), _schedule(full), _outcome(events)
-                ),
-            )
-        return self._assessed
+    full = _Clock(target, rule, calendar, target.stopped_at_ms)
+    stop = _known_stop(target, now_ms)
+    known = full if stop == target.stopped_at_ms else _Clock(target, rule, calendar, stop)
+    events = _events(known, stop, now_ms)
+    return Assessment(
+        events,
+        _next_change(full, now_ms),
+        _schedule(full),
+        _outcome(events),
+    )
 
 
 def _events(clock: _Clock, stop: int | None, now_ms: int) -> list[SlaEvent]:
@@ -180,7 +142,7 @@ def _events(clock: _Clock, stop: int | None, now_ms: int) -> list[SlaEvent]:
     return sorted(events, key=lambda e: e.occurred_at_ms)
 
 
-def _outcome(events: Sequence[SlaEvent]) -> Outcome:
+def _outcome(events: list[SlaEvent]) -> Outcome:
     types = {event.event_type for event in events}
     if "met" in types:
         return "met"
@@ -214,17 +176,6 @@ def next_wakeup(clocks: Iterable[tuple[OwedTarget, Rule, Calendar]], now_ms: int
 
 class _Clock:
     """One clock's instants, computed once, with the stop that is known."""
-
-    __slots__ = (
-        "target",
-        "rule",
-        "calendar",
-        "target_ms",
-        "warn_ms",
-        "pauses",
-        "warn_at",
-        "deadline",
-    )
 
     def __init__(
         self, target: OwedTarget, rule: Rule, calendar: Calendar, stop: int | None

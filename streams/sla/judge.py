@@ -14,9 +14,11 @@ from typing import Any
 
 from streams.rules.views import ConversationView, Derived
 from streams.sla.calendar import Calendar
-from streams.sla.clock import Instants
+from streams.sla.clock import assess
 from streams.sla.model import PRIORITIES, OwedTarget, Pause, SlaEvent
-from streams.sla.policy import Policy
+from streams.sla.policy import Policy, Rule
+
+Clock = tuple[OwedTarget, Rule, Calendar]
 
 
 @dataclass
@@ -29,7 +31,7 @@ class Judgement:
 
 def clocks(
     derived: Derived, messages: Mapping[str, Mapping[str, Any]], policy: Policy
-) -> list[Instants]:
+) -> list[Clock]:
     """Every clock the customer's conversations run: one or two per owed message
     (first/next response, plus the hard limit where the policy sets one) and one resolution
     clock per conversation. Near-duplicates start none: they are not owed an answer. A
@@ -37,7 +39,7 @@ def clocks(
     by_conversation: dict[str, list[Mapping[str, Any]]] = {}
     for view in derived.contacts.values():
         by_conversation.setdefault(view.conversation_id, []).append(messages[view.contact_id])
-    out: list[Instants] = []
+    out: list[Clock] = []
     for conv_id, members in by_conversation.items():
         conv = derived.conversations[conv_id]
         members.sort(key=lambda m: (m["occurred_at"], m["contact_id"]))
@@ -90,10 +92,10 @@ def _stop(at: int | None, started: int) -> int | None:
     return None if at is None else max(at, started)
 
 
-def _add(out: list[Instants], target: OwedTarget, policy: Policy, calendar: Calendar) -> None:
+def _add(out: list[Clock], target: OwedTarget, policy: Policy, calendar: Calendar) -> None:
     rule = policy.rule_for(target)
     if rule is not None:
-        out.append(Instants(target, rule, calendar))
+        out.append((target, rule, calendar))
 
 
 def _resolution(
@@ -143,12 +145,11 @@ def _resolved_at(conv: ConversationView, members: Sequence[Mapping[str, Any]]) -
     return conv.resolved_at
 
 
-def judge(all_clocks: Iterable[Instants], now_ms: int) -> Judgement:
+def judge(all_clocks: Iterable[Clock], now_ms: int) -> Judgement:
     result = Judgement()
     wakeups: list[int] = []
-    for clock in all_clocks:
-        target, rule = clock.target, clock.rule
-        assessed = clock.assess(now_ms)
+    for target, rule, calendar in all_clocks:
+        assessed = assess(target, rule, calendar, now_ms)
         result.events.extend(assessed.events)
         if assessed.next_change_ms is not None:
             wakeups.append(assessed.next_change_ms)

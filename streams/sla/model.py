@@ -5,9 +5,7 @@ Times are UTC epoch milliseconds throughout. Nothing here reads a clock.
 
 from __future__ import annotations
 
-import zlib
-from dataclasses import dataclass, fields
-from operator import attrgetter
+from dataclasses import dataclass
 from typing import Literal
 
 TargetKind = Literal["first_response", "next_response", "hard_limit", "resolution"]
@@ -100,20 +98,6 @@ class SlaEvent:
     priority: str | None
     tier: str | None
     occurred_at_ms: int
-
-    @property
-    def checksum(self) -> str:
-        """A crc32 of every field, to tell a repeat of this event from a change in any
-        detail. Kept with the event: the judge hands out the same event objects again while
-        a clock's instants stay on the same side of now."""
-        found: str | None = self.__dict__.get("_checksum")
-        if found is None:
-            found = f"{zlib.crc32(repr(_field_values(self)).encode()):08x}"
-            object.__setattr__(self, "_checksum", found)  # frozen: a cache, not a field
-        return found
-
-
-_field_values = attrgetter(*(f.name for f in fields(SlaEvent)))
 
 
 def event_id(target: OwedTarget, event_type: EventType) -> str:

@@ -64,9 +64,9 @@ def outcomes(messages: list[dict[str, Any]], now: int) -> dict[str, SlaEvent]:
 def resolution_clock(messages: list[dict[str, Any]], now: int):
     timeline = {m["contact_id"]: m for m in messages}
     [found] = [
-        (clock.target, clock.rule)
-        for clock in clocks(derive(timeline, now_ms=now), timeline, POLICY)
-        if clock.target.kind == "resolution"
+        (target, rule)
+        for target, rule, _ in clocks(derive(timeline, now_ms=now), timeline, POLICY)
+        if target.kind == "resolution"
     ]
     return found
 

@@ -150,34 +150,6 @@ def test_the_remembered_derivation_changes_nothing(order: list[dict], cuts: list
     assert (contacts, events) == (want_contacts, want_events)
 
 
-@settings(max_examples=30, deadline=None)
-@given(st.integers(1, 5), st.lists(st.integers(0, 30 * 60), min_size=1, max_size=8))
-def test_the_remembered_clocks_change_nothing(written: int, steps_min: list[int]) -> None:
-    """Steps with no new contact, as the due-clock timer's, judge the clocks the step before
-    left (TimelineState.judged) at a later instant: the same as clocks judged afresh."""
-
-    def timer_steps(reload: bool) -> tuple[TimelineState, dict, dict]:
-        state, contacts, events = run([RECORDS[:written]])
-        watermark = T0
-        for minutes in steps_min:
-            watermark += minutes * MIN
-            sla = SlaContext(POLICY, 600_000, T0 + 10**9, watermark)
-            start = TimelineState.load(state.dump()) if reload else state
-            state, out = thread_timeline(start, [], PARAMS, 30 * 86_400_000, sla)
-            absorb(out, contacts, events)
-        return state, contacts, events
-
-    cached, contacts, events = timer_steps(reload=False)
-    reloaded, want_contacts, want_events = timer_steps(reload=True)
-    assert cached.judged is not None
-    assert (cached.messages, cached.revision, cached.sla) == (
-        reloaded.messages,
-        reloaded.revision,
-        reloaded.sla,
-    )
-    assert (contacts, events) == (want_contacts, want_events)
-
-
 def test_a_stored_timeline_loads_whatever_format_wrote_it():
     """zstd now; zlib and plain JSON were written by earlier versions and still sit in
     changelogs: all three load to the same state."""
