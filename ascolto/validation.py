@@ -13,6 +13,8 @@ from typing import Any
 
 import orjson
 
+from schemas import CONTACT_FIELDS
+
 CHANNELS = frozenset({"social", "email", "web_form", "chat", "phone"})
 DIRECTIONS = frozenset({"inbound", "outbound"})
 KINDS = frozenset({"message", "close"})
@@ -32,28 +34,7 @@ MAX_CLOCK_SKEW_MS = 24 * 3600 * 1000
 EARLIEST_MS = 946_684_800_000  # 2000-01-01: older timestamps are unit mistakes (seconds, not ms)
 
 _CONTACT_NS = uuid.UUID("6f0e4a52-3c1b-4f55-9d0a-2c1e5a7b9e10")
-_KNOWN_FIELDS = frozenset(
-    {
-        "contact_id",
-        "source",
-        "source_id",
-        "channel",
-        "direction",
-        "kind",
-        "brand",
-        "customer_handle",
-        "customer_email",
-        "conversation_ref",
-        "in_reply_to",
-        "references",
-        "occurred_at",
-        "received_at",
-        "subject",
-        "body",
-        "language",
-        "attributes",
-    }
-)
+_KNOWN_FIELDS = frozenset(CONTACT_FIELDS)
 
 
 class InvalidContact(ValueError):

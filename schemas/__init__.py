@@ -38,6 +38,15 @@ SCHEMA_FILES = (
 )
 
 
+def field_names(file: str) -> tuple[str, ...]:
+    """A record schema's top-level field names, in the schema's order."""
+    return tuple(f["name"] for f in json.loads((SCHEMA_DIR / file).read_text())["fields"])
+
+
+# What a contact is made of, as ingest accepts it and as the enriched record nests it.
+CONTACT_FIELDS = field_names("contact.v1.avsc")
+
+
 class DecodeError(ValueError):
     """The payload is not a message this codec can read; ``str(err)`` says why."""
 

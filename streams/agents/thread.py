@@ -22,6 +22,7 @@ from typing import Any
 import orjson
 import zstandard
 
+from schemas import CONTACT_FIELDS
 from streams.rules.threading import ThreadingParams, derive, evict
 from streams.rules.timeline import Message, Timeline, add
 from streams.rules.views import EMPTY, ContactView, ConversationView, Derived, diff
@@ -175,28 +176,6 @@ def conversation_record(
         "revision": revision,
         "updated_at": now_ms,
     }
-
-
-CONTACT_FIELDS = (
-    "contact_id",
-    "source",
-    "source_id",
-    "channel",
-    "direction",
-    "kind",
-    "brand",
-    "customer_handle",
-    "customer_email",
-    "conversation_ref",
-    "in_reply_to",
-    "references",
-    "occurred_at",
-    "received_at",
-    "subject",
-    "body",
-    "language",
-    "attributes",
-)
 
 
 def thread_timeline(

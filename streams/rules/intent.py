@@ -20,7 +20,7 @@ import re
 import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Final, Literal
+from typing import Final, Literal, get_args
 
 Intent = Literal[
     "complaint",
@@ -33,17 +33,7 @@ Intent = Literal[
     "praise",
     "other",
 ]
-INTENTS: Final[tuple[Intent, ...]] = (
-    "complaint",
-    "question",
-    "billing",
-    "delivery",
-    "outage",
-    "account",
-    "cancellation",
-    "praise",
-    "other",
-)
+INTENTS: Final[tuple[Intent, ...]] = get_args(Intent)
 FALLBACK: Final[Intent] = "other"
 
 _SENTIMENT_LABELS = ("negative", "neutral", "positive")
