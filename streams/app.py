@@ -32,11 +32,11 @@ from prometheus_client import CollectorRegistry, generate_latest
 from ascolto.config import Settings
 from ascolto.topics import DIRECTORY_TABLE, TIMELINES_TABLE
 from schemas import Codec, codec
-from streams import rebalance_guard
 from streams.agents import thread as thread_stage
 from streams.agents.publish import Outputs
 from streams.agents.route import route_batch
 from streams.agents.state_cache import ParsedTimelines
+from streams.faust_ext import WorkerApp
 from streams.gc_pauses import watch as watch_gc_pauses
 from streams.graceful import finish_even_if_cancelled, until_done
 from streams.indexer import Indexer
@@ -92,8 +92,11 @@ def _raw_topic(app: faust.App, name: str, **kwargs: Any) -> faust.TopicT:
 
 def create_app(settings: Settings) -> faust.App:
     w, k = settings.worker, settings.kafka
-    app = faust.App(
+    app = WorkerApp(
         w.app_id,
+        gapless_topics=(k.raw, k.keyed),
+        fetch_max_wait_ms=round(w.fetch_max_wait_s * 1000),
+        direct_delivery=w.direct_delivery,
         broker=f"kafka://{k.bootstrap}",
         store=w.store,
         datadir=str(w.data_dir),
@@ -118,7 +121,6 @@ def create_app(settings: Settings) -> faust.App:
         stream_buffer_maxsize=8192,
         table_standby_replicas=0,
     )
-    rebalance_guard.install(app, gapless_topics=(k.raw, k.keyed))
     registry = CollectorRegistry()
     e = settings.elastic
     brands = BrandLabels(w.metric_brands, w.metric_brands_max)

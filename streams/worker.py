@@ -8,7 +8,6 @@ from ascolto.config import Settings
 from ascolto.event_loop import use_event_loop
 from ascolto.search import setup_indices
 from ascolto.topics import ensure_topics
-from streams import faust_delivery, fetch_wait
 from streams.app import create_app
 from streams.gc_pauses import tune as tune_gc
 
@@ -19,8 +18,5 @@ def run(settings: Settings, loglevel: str = "info") -> None:
     setup_indices(settings.elastic)
     app = create_app(settings)
     tune_gc(settings.worker.gc_young_threshold)
-    if settings.worker.direct_delivery:
-        faust_delivery.enable()
-    fetch_wait.install(round(settings.worker.fetch_max_wait_s * 1000))
     worker = faust.Worker(app, loglevel=loglevel, quiet=True, override_logging=True)
     worker.execute_from_commandline()
