@@ -140,13 +140,17 @@ class Monitor:
         self._last_load_t = now
 
 
+def run_dir() -> Path:
+    """The stack's state folder (gitignored): pid files, and the bench's raw outputs."""
+    return Path(os.environ.get("ASCOLTO_RUN_DIR", str(ROOT / ".run")))
+
+
 def _stack_pids() -> set[int]:
     """The shared stack's processes and their children (from deploy/stack.sh's pid files)."""
-    run_dir = Path(os.environ.get("ASCOLTO_RUN_DIR", str(ROOT / ".run")))
     pids: set[int] = set()
     for name in STACK_NAMES:
         with contextlib.suppress(OSError, ValueError, psutil.Error):
-            root = psutil.Process(int((run_dir / "pids" / f"{name}.pid").read_text().strip()))
+            root = psutil.Process(int((run_dir() / "pids" / f"{name}.pid").read_text().strip()))
             pids.add(root.pid)
             pids.update(c.pid for c in root.children(recursive=True))
     return pids

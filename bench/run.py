@@ -6,8 +6,10 @@ Elasticsearch alone can do, measured in one run on the running local stack (``ma
     .venv/bin/python -m bench.run --size 2000     # a smoke run (CI)
 
 Every step runs on its own topics, indices and consumer groups (names starting with
-``bench``), removed afterwards: the shared stack is never stopped or cleaned. Results go to
-``bench/results/latest.json`` and ``latest.png``; the figures are printed as a table.
+``bench``), removed afterwards: the shared stack is never stopped or cleaned. The figures are
+printed as a table and written to ``bench/results/latest.json`` and ``latest.png``, the only
+files the bench writes into the tree; a copy of every run, and the profiles, go under
+``.run/bench/`` (gitignored).
 Targets are reported (``targets`` in the JSON), never enforced: the exit code says only
 whether the benchmark itself ran.
 """
@@ -41,9 +43,9 @@ from bench.harness import (
     scratch_topics,
     unique_name,
 )
-from bench.monitor import Monitor, machine
+from bench.monitor import Monitor, machine, run_dir
 from bench.workload import Workload
-from tests.integration.conftest import Pipeline
+from tests.support.stack import Pipeline
 
 DEFAULT_SIZE = 200_000
 SOAK_SIZE = 1_000_000
@@ -58,7 +60,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--soak", action="store_true", help=f"{SOAK_SIZE:,} contacts, unless --size says"
     )
     parser.add_argument("--seed", type=int, default=1, help="workload seed (default 1)")
-    parser.add_argument("--out", type=Path, default=RESULTS, help="results folder")
+    parser.add_argument(
+        "--out", type=Path, default=RESULTS, help="folder of latest.json and latest.png"
+    )
+    parser.add_argument(
+        "--runs",
+        type=Path,
+        default=run_dir() / "bench" / "runs",
+        help="folder that keeps a copy of every run, named by its time (default "
+        ".run/bench/runs, outside the tree)",
+    )
     parser.add_argument(
         "--latency-seconds", type=float, default=60.0, help="length of the paced phase"
     )
@@ -70,7 +81,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--profile",
         type=Path,
-        help="a folder: py-spy records the worker during the stage and the e2e phases",
+        nargs="?",
+        const=run_dir() / "bench" / "profile",
+        metavar="DIR",
+        help="py-spy records the worker during the stage and the e2e phases, into DIR "
+        "(default .run/bench/profile, outside the tree)",
     )
     parser.add_argument(
         "--es-sweep", action="store_true", help="also try bulk sizes and parallelism"
@@ -262,8 +277,20 @@ def main(argv: list[str] | None = None) -> int:
     report.chart(args.out / "latest.png", results, monitor, t0)
     print()
     print(report.table(headline))
+    kept = keep_copy(args.out, args.runs, results["timestamp"])
     print(f"\n  results: {args.out / 'latest.json'}  chart: {args.out / 'latest.png'}")
+    print(f"  this run kept as {kept}.*")
     return 0
+
+
+def keep_copy(out: Path, runs: Path, timestamp: str) -> Path:
+    """Copy latest.json and latest.png to ``runs`` under the run's time, so that runs
+    compared back to back stay on disk without entering the tree."""
+    runs.mkdir(parents=True, exist_ok=True)
+    stem = runs / timestamp.replace(":", "")
+    for suffix in (".json", ".png"):
+        shutil.copyfile(out / f"latest{suffix}", stem.with_suffix(suffix))
+    return stem
 
 
 if __name__ == "__main__":
