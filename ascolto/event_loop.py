@@ -7,13 +7,15 @@ the bench profile; uvloop runs that part in C. Set before any loop is created.
 from __future__ import annotations
 
 import asyncio
+from typing import Final, Literal, get_args
 
-EVENT_LOOPS = ("uvloop", "asyncio")
+EventLoop = Literal["uvloop", "asyncio"]
+EVENT_LOOPS: Final[tuple[EventLoop, ...]] = get_args(EventLoop)
 
 
-def use_event_loop(name: str) -> None:
-    if name not in EVENT_LOOPS:
-        raise ValueError(f"ASCOLTO_EVENT_LOOP must be one of {', '.join(EVENT_LOOPS)}: {name!r}")
+def use_event_loop(name: EventLoop) -> None:
+    if name not in EVENT_LOOPS:  # the settings check it; this is for other callers
+        raise ValueError(f"the event loop must be one of {', '.join(EVENT_LOOPS)}: {name!r}")
     if name == "uvloop":
         import uvloop
 

@@ -12,9 +12,10 @@ from typing import Any
 
 from elasticsearch import Elasticsearch
 
-from ascolto.config import ROOT, ElasticSettings
+from ascolto.config import ElasticSettings
+from schemas import SCHEMA_DIR
 
-TEMPLATE_DIR = ROOT / "deploy" / "elasticsearch" / "index-templates"
+TEMPLATE_DIR = SCHEMA_DIR / "index-templates"  # package data: installed with the package
 INDEX_VERSION = "v1"
 
 

@@ -1,5 +1,6 @@
-# Shared settings for the local stack scripts. Every value can be overridden
-# from the environment; the Python side reads the same variables (ascolto/config.py).
+# Shared settings for the local stack scripts. Every value can be overridden from the
+# environment. Each is declared, with its meaning, in ascolto/config.py and listed in
+# docs/configuration.md; tests/unit/test_settings_declared.py checks these defaults against it.
 ASCOLTO_ROOT="${ASCOLTO_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}"
 export ASCOLTO_RUN_DIR="${ASCOLTO_RUN_DIR:-$ASCOLTO_ROOT/.run}"
 export ASCOLTO_HOST="${ASCOLTO_HOST:-127.0.0.1}"
@@ -20,6 +21,7 @@ export ASCOLTO_ES_USER="${ASCOLTO_ES_USER:-ascolto-es}"
 export ASCOLTO_PROMETHEUS_PORT="${ASCOLTO_PROMETHEUS_PORT:-19090}"
 export ASCOLTO_PROMETHEUS_URL="${ASCOLTO_PROMETHEUS_URL:-http://$ASCOLTO_HOST:$ASCOLTO_PROMETHEUS_PORT}"
 export ASCOLTO_ALERTMANAGER_PORT="${ASCOLTO_ALERTMANAGER_PORT:-19094}"
+export ASCOLTO_SCRAPE_INTERVAL="${ASCOLTO_SCRAPE_INTERVAL:-5s}"
 
 export ASCOLTO_INGEST_PORT="${ASCOLTO_INGEST_PORT:-18080}"
 export ASCOLTO_WORKER_WEB_PORT="${ASCOLTO_WORKER_WEB_PORT:-16066}"

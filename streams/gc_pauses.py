@@ -14,26 +14,29 @@ from prometheus_client import Histogram
 
 from streams.metrics import GC_GENERATIONS
 
-_installed: list[Any] = []
+
+class PauseTimer:
+    """A ``gc.callbacks`` entry: each collection's time from its start to its stop."""
+
+    def __init__(self, pauses: Histogram) -> None:
+        self._children = {int(g): pauses.labels(g) for g in GC_GENERATIONS}
+        self._started = 0.0
+
+    def __call__(self, phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+        else:
+            self._children[info["generation"]].observe(time.perf_counter() - self._started)
 
 
-def watch(pauses: Histogram) -> None:
+def watch(pauses: Histogram) -> PauseTimer:
     """Observe every collection into ``pauses`` (labelled by generation). Installing again
     replaces the previous watch: one process, one histogram."""
-    started = [0.0]
-    children = {int(g): pauses.labels(g) for g in GC_GENERATIONS}
-
-    def on_gc(phase: str, info: dict[str, Any]) -> None:
-        if phase == "start":
-            started[0] = time.perf_counter()
-        else:
-            children[info["generation"]].observe(time.perf_counter() - started[0])
-
-    for previous in _installed:
-        if previous in gc.callbacks:
-            gc.callbacks.remove(previous)
-    _installed[:] = [on_gc]
-    gc.callbacks.append(on_gc)
+    for previous in [c for c in gc.callbacks if isinstance(c, PauseTimer)]:
+        gc.callbacks.remove(previous)
+    timer = PauseTimer(pauses)
+    gc.callbacks.append(timer)
+    return timer
 
 
 def tune(young_threshold: int) -> None:

@@ -9,7 +9,7 @@ language models and the rules file) and call `enrich` / `enrich_many` from the a
 
 Inbound contacts (from a customer) get every field. Outbound ones (agent replies, closes) get
 language and sentiment, intent, priority and fingerprint None, and asks_customer: does the
-agent wait on the customer. See deploy/config/intents.yaml for the intent, asks_customer and
+agent wait on the customer. See ascolto/defaults/intents.yaml for the intent, asks_customer and
 priority rules.
 """
 
@@ -23,6 +23,7 @@ from typing import Any, Final, TypedDict
 
 import yaml
 
+from ascolto.defaults import INTENTS
 from streams.rules.fingerprint import fingerprint
 from streams.rules.intent import (
     AsksCustomerMatcher,
@@ -44,8 +45,8 @@ from streams.rules.priority import (
 )
 from streams.rules.sentiment import SentimentLabel, SentimentScorer
 
-# The rules file in a checkout of this repository; deployments pass their own path.
-DEFAULT_CONFIG_PATH: Final = Path(__file__).resolve().parents[2] / "deploy/config/intents.yaml"
+# The rules file shipped with the package; deployments pass their own path.
+DEFAULT_CONFIG_PATH: Final = INTENTS
 
 _TOP_KEYS = frozenset({"version", "intents", "asks_customer", "priority"})
 _VERSION = 1

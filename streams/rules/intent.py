@@ -1,6 +1,6 @@
 """Intent of an inbound contact, and whether an agent's message asks the customer something.
 
-Both come from operator-edited rules (deploy/config/intents.yaml, whose header documents the
+Both come from operator-edited rules (ascolto/defaults/intents.yaml, whose header documents the
 syntax). This module parses and validates the rules (`parse_intents`, `parse_asks_customer`,
 raising `RuleError` with the location of the bad entry) and compiles them into matchers.
 

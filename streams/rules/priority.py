@@ -1,6 +1,6 @@
 """Visibility of a contact and priority P1 (most urgent) .. P4 of an inbound one.
 
-Priority is a points table (the `priority:` section of deploy/config/intents.yaml):
+Priority is a points table (the `priority:` section of ascolto/defaults/intents.yaml):
 
     score = points[intent] + points[sentiment] + points[customer tier] + points[visibility]
 

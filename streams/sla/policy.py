@@ -1,6 +1,6 @@
 """SLA policy: which target applies to a clock, and on which calendar it runs.
 
-Loaded once from the operator's YAML file (deploy/config/sla-policies.yaml documents the
+Loaded once from the operator's YAML file (ascolto/defaults/sla-policies.yaml documents the
 format), validated as a whole: every problem is reported at once, each naming the file,
 the rule and the field.
 

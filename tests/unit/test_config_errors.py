@@ -28,6 +28,11 @@ from services.directory import read_profiles
         ({"ASCOLTO_FETCH_MAX_WAIT_S": "0"}, "ASCOLTO_FETCH_MAX_WAIT_S='0': must be at least 0.001"),
         ({"ASCOLTO_PRODUCER_LINGER_S": "-1"}, "ASCOLTO_PRODUCER_LINGER_S='-1': must be at least 0"),
         ({"ASCOLTO_METRIC_BRANDS_MAX": "0"}, "ASCOLTO_METRIC_BRANDS_MAX='0': must be at least 1"),
+        # 0 would switch the collector's young generation off (streams.gc_pauses.tune)
+        ({"ASCOLTO_GC_YOUNG_THRESHOLD": "0"}, "ASCOLTO_GC_YOUNG_THRESHOLD='0': must be at least 1"),
+        ({"ASCOLTO_WORKER_WEB_PORT": "99999"}, "ASCOLTO_WORKER_WEB_PORT='99999': must be at most"),
+        ({"ASCOLTO_EVENT_LOOP": "trio"}, "ASCOLTO_EVENT_LOOP='trio': expected one of uvloop"),
+        ({"ASCOLTO_ES_PORT": "es"}, "ASCOLTO_ES_PORT='es': expected a whole number"),
     ],
 )
 def test_a_bad_setting_names_the_variable(env: dict[str, str], message: str) -> None:

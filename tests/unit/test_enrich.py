@@ -1,4 +1,4 @@
-"""Enrichment rules end to end on the shipped deploy/config/intents.yaml.
+"""Enrichment rules end to end on the shipped ascolto/defaults/intents.yaml.
 
 The Enricher (language models: ~1 s) is built once for the module.
 """

@@ -1,4 +1,4 @@
-"""deploy/config/intents.yaml validation: a bad edit fails at start-up with a message naming the
+"""ascolto/defaults/intents.yaml validation: a bad edit fails at start-up with a message naming the
 file, the entry and the bad value."""
 
 from __future__ import annotations

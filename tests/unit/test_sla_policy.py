@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from ascolto.defaults import SLA_POLICIES
 from streams.sla.calendar import ALWAYS_OPEN, BusinessHours
 from streams.sla.model import CHANNELS, PRIORITIES, OwedTarget
 from streams.sla.policy import (
@@ -23,7 +24,7 @@ from streams.sla.policy import (
 from streams.sla.syntax import parse_days, parse_duration, parse_hours
 
 ROOT = Path(__file__).resolve().parents[2]
-SHIPPED = ROOT / "deploy" / "config" / "sla-policies.yaml"
+SHIPPED = SLA_POLICIES
 H = 3600
 
 
