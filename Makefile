@@ -44,24 +44,33 @@ lint: venv ## ruff and mypy
 	.venv/bin/ruff format --check .
 	.venv/bin/mypy
 
-grafana: venv ## regenerate grafana/dashboards/*.json from grafana/*.py (commit the result)
-	$(PY) -m grafana.dashboards
+grafana: venv ## regenerate the rules and dashboards from observability/ (commit the result)
+	$(PY) -m observability
 
-check-observability: venv ## promtool/amtool: rules, rule tests, configs; dashboards up to date
+config-doc: venv ## regenerate docs/configuration.md from ascolto/config.py (commit the result)
+	$(PY) -m ascolto.settings_doc >docs/configuration.md
+
+check-observability: venv ## generated rules and dashboards up to date; promtool/amtool checks
+	$(PY) -m observability --check
 	promtool check rules deploy/prometheus/rules/*.yml
 	promtool test rules deploy/prometheus/tests/*.yml
 	@tmp="$$(mktemp -d)" && trap 'rm -rf "$$tmp"' EXIT && mkdir "$$tmp/rules" \
 	  && cp deploy/prometheus/rules/*.yml "$$tmp/rules/" \
-	  && sed -e "s|@INGEST@|127.0.0.1:18080|g" -e "s|@WORKERS@|'127.0.0.1:16066'|g" \
-	         -e "s|@ALERTMANAGER@|127.0.0.1:19094|g" -e "s|@RULES@|$$tmp/rules|g" \
-	         -e "s|@SCRAPE_INTERVAL@|5s|g" deploy/prometheus/prometheus.yml >"$$tmp/prometheus.yml" \
+	  && source deploy/env.sh \
+	  && sed -e "s|@INGEST@|$$ASCOLTO_HOST:$$ASCOLTO_INGEST_PORT|g" \
+	         -e "s|@WORKERS@|'$$ASCOLTO_HOST:$$ASCOLTO_WORKER_WEB_PORT'|g" \
+	         -e "s|@ALERTMANAGER@|$$ASCOLTO_HOST:$$ASCOLTO_ALERTMANAGER_PORT|g" \
+	         -e "s|@RULES@|$$tmp/rules|g" -e "s|@SCRAPE_INTERVAL@|$$ASCOLTO_SCRAPE_INTERVAL|g" \
+	         deploy/prometheus/prometheus.yml >"$$tmp/prometheus.yml" \
 	  && echo "promtool check config deploy/prometheus/prometheus.yml (rendered)" \
 	  && promtool check config "$$tmp/prometheus.yml"
 	amtool check-config deploy/prometheus/alertmanager.yml
-	$(PY) -m grafana.dashboards --check
+
+test-unit: venv ## unit and property tests only: no stack, no services (about a minute)
+	.venv/bin/pytest -q -p no:cacheprovider tests/unit
 
 test: up ## the whole suite against the real stack (setup included)
 	$(MAKE) lint check-observability
 	.venv/bin/pytest -q -p no:cacheprovider
 
-.PHONY: help venv install up run down status clean bench lint test
+.PHONY: help venv install up run down status clean bench lint test test-unit config-doc

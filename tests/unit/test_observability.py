@@ -4,10 +4,11 @@
 - every alert is tested both firing and quiet, and carries severity, summary, description
   and a runbook_url whose section exists in docs/runbook.md;
 - amtool: the Alertmanager config loads and routes page -> pager, ticket -> ticket;
-- the committed grafana/dashboards/*.json are what the generator produces, and follow the
-  house rules (stable uids, $__rate_interval, units, datasource variable, SLA colours);
-- every metric a query or rule names exists in streams/metrics.py, services/ingest/metrics.py
-  or the recording rules.
+- the committed rule files and grafana/dashboards/*.json are what observability/ generates
+  (from the settings: runbook base URL, SLA policy), and the dashboards follow the house rules
+  (stable uids, $__rate_interval, units, datasource variable, SLA colours from the policy);
+- every metric a query, rule or selector names exists in streams/metrics.py,
+  services/ingest/metrics.py or the recording rules; every job is one Prometheus scrapes.
 """
 
 from __future__ import annotations
@@ -24,11 +25,14 @@ import pytest
 import yaml
 from prometheus_client import CollectorRegistry
 
-from grafana import dashboards
-from grafana.queries import all_queries
-from grafana.sla_targets import channel_targets
+from ascolto.config import Settings
+from observability import DASHBOARDS_DIR, generate, selectors
+from observability.dashboards import render
+from observability.dashboards.sla_targets import channel_targets, duration, targets_text
+from observability.queries import all_queries
 from services.ingest.metrics import IngestMetrics
 from streams.metrics import WorkerMetrics, export_lag
+from streams.sla.policy import load_policy, parse_policy
 
 ROOT = Path(__file__).resolve().parents[2]
 PROM = ROOT / "deploy" / "prometheus"
@@ -36,7 +40,8 @@ RULE_FILES = sorted((PROM / "rules").glob("*.yml"))
 TEST_FILES = sorted((PROM / "tests").glob("*.yml"))
 ALERTMANAGER = PROM / "alertmanager.yml"
 RUNBOOK = ROOT / "docs" / "runbook.md"
-DASHBOARD_FILES = sorted(dashboards.OUT_DIR.glob("*.json"))
+DASHBOARD_FILES = sorted(DASHBOARDS_DIR.glob("*.json"))
+DEFAULTS = Settings.from_env({})
 
 
 def tool(name: str) -> str:
@@ -155,10 +160,29 @@ def test_alert_is_labelled_and_documented(alert: dict[str, Any]) -> None:
     assert alert.get("for"), "every alert needs a `for`"
     annotations = alert["annotations"]
     assert annotations["summary"] and annotations["description"]
-    path, _, anchor = annotations["runbook_url"].partition("#")
-    assert path == "docs/runbook.md"
+    base, _, anchor = annotations["runbook_url"].partition("#")
+    assert base == DEFAULTS.observability.runbook_base_url
+    assert base.endswith("/docs/runbook.md")
     assert anchor == alert["alert"].lower()
     assert anchor in runbook_anchors(), f"docs/runbook.md has no section {alert['alert']}"
+
+
+def test_every_alert_has_a_runbook_section_and_every_section_an_alert() -> None:
+    sections = re.findall(r"^## (\w+)$", RUNBOOK.read_text(), flags=re.MULTILINE)
+    names = [a["alert"] for a in alerts()]
+    assert sorted(sections) == sorted(names)
+
+
+def test_runbook_urls_come_from_the_base_url_setting(tmp_path: Path) -> None:
+    settings = Settings.from_env({"ASCOLTO_RUNBOOK_BASE_URL": "https://wiki.example/runbook"})
+    (rules, _) = generate.outputs(settings, tmp_path / "rules", tmp_path / "dashboards")
+    loaded = yaml.safe_load(rules.files["ascolto-alerts.yml"])
+    urls = {
+        r["alert"]: r["annotations"]["runbook_url"] for g in loaded["groups"] for r in g["rules"]
+    }
+    assert urls["WorkerDown"] == "https://wiki.example/runbook#workerdown"
+    assert urls == {name: f"https://wiki.example/runbook#{name.lower()}" for name in urls}
+    assert len(urls) == len(alerts())
 
 
 def test_alertmanager_routes_by_severity() -> None:
@@ -174,8 +198,53 @@ def test_alertmanager_routes_by_severity() -> None:
 # ------------------------------------------------------------------ Grafana dashboards
 
 
-def test_generated_dashboards_are_up_to_date() -> None:
-    assert dashboards.stale() == [], "run `make grafana` and commit grafana/dashboards/"
+def test_generated_files_are_up_to_date() -> None:
+    problems = [p for output in generate.outputs(DEFAULTS) for p in output.stale()]
+    assert problems == [], "run `make grafana` and commit the result"
+
+
+def test_the_check_finds_stale_missing_and_left_over_files(tmp_path: Path) -> None:
+    outputs = generate.outputs(DEFAULTS, tmp_path / "rules", tmp_path / "dashboards")
+    assert [p for o in outputs for p in o.stale()] == [
+        f"{tmp_path}/rules/ascolto-recording.yml: missing, expected by the generator",
+        f"{tmp_path}/rules/ascolto-alerts.yml: missing, expected by the generator",
+        f"{tmp_path}/dashboards/ascolto-sla-overview.json: missing, expected by the generator",
+        f"{tmp_path}/dashboards/ascolto-pipeline-health.json: missing, expected by the generator",
+    ]
+    written = [name for o in outputs for name in o.write()]
+    assert len(written) == 4 and [p for o in outputs for p in o.stale()] == []
+    assert [name for o in outputs for name in o.write()] == []  # nothing changed
+    alerts_file = tmp_path / "rules" / "ascolto-alerts.yml"
+    alerts_file.write_text(alerts_file.read_text().replace("for: 15m", "for: 20m"))
+    (tmp_path / "rules" / "hand-written.yml").write_text("groups: []\n")
+    assert [p for o in outputs for p in o.stale()] == [
+        f"{alerts_file}: differs from the generator",
+        f"{tmp_path}/rules/hand-written.yml: not produced by the generator "
+        "(delete it, or generate it)",
+    ]
+
+
+def test_generated_files_are_deterministic() -> None:
+    first = [dict(o.files) for o in generate.outputs(DEFAULTS)]
+    again = [dict(o.files) for o in generate.outputs(Settings.from_env({}))]
+    assert first == again
+    assert render(load_policy(DEFAULTS.worker.sla_policies_path)) == first[1]
+
+
+def test_rule_files_keep_every_rule_name() -> None:
+    assert [r["record"] for r in rules() if "record" in r] == [
+        "brand:ascolto_inbound_contacts:rate10m",
+        "brand:ascolto_inbound_contacts:rate10m_baseline",
+        "brand:ascolto_inbound_contacts:negative_ratio_rate30m",
+        "topic:ascolto_consumer_lag_messages:sum",
+        "ascolto:event_time_lag_seconds",
+    ]
+    assert {a["alert"] for a in alerts()} == {
+        "WorkerDown", "IngestDown", "PipelineStalled", "ConsumerLagGrowing", "DeadLetterSpike",
+        "ElasticsearchIndexingFailing", "UnansweredPastHardLimit", "SlaBreachRateHigh",
+        "MentionSpike", "NegativeSentimentSurge",
+    }  # fmt: skip
+    assert {p.name for p in RULE_FILES} == {f.name for f in generate.RULE_FILES}
 
 
 def test_every_panel_query_parses(tmp_path: Path) -> None:
@@ -240,7 +309,9 @@ def test_waiting_ages_are_coloured_against_each_channels_sla() -> None:
         o["matcher"]["options"]: [s["value"] for s in o["properties"][0]["value"]["steps"]]
         for o in oldest["fieldConfig"]["overrides"]
     }
-    targets = {c.channel: c for c in channel_targets()}
+    targets = {
+        c.channel: c for c in channel_targets(load_policy(DEFAULTS.worker.sla_policies_path))
+    }
     assert steps["email"] == [None, 16200, 21600, 86400]  # warning, 6h target, 24h hard limit
     assert steps["chat"] == [None, 225, 300]
     for channel, values in steps.items():
@@ -295,3 +366,65 @@ def test_lag_of_a_partition_moved_away_is_no_longer_exported() -> None:
     assert exported() == {("raw", "0"): 5000, ("raw", "1"): 3}
     export_lag(metrics.consumer_lag, {("raw", "1"): 7}, before)  # a rebalance took 0 away
     assert exported() == {("raw", "1"): 7}
+
+
+def test_selectors_name_metrics_that_exist_and_jobs_prometheus_scrapes() -> None:
+    values = [v for k, v in vars(selectors).items() if k.isupper()]
+    names = {v.name for v in values if isinstance(v, selectors.Histogram)}
+    names |= {v for v in values if isinstance(v, str) and re.fullmatch(r"[a-z_:]+", v)}
+    recorded = {rule["record"] for rule in rules() if "record" in rule}
+    histograms = {n.removesuffix("_bucket") for n in known_metrics() if n.endswith("_bucket")}
+    assert names - known_metrics() - recorded - histograms == {"up"}  # Prometheus's own
+    assert len(names) > 30
+    config = yaml.safe_load(
+        re.sub(r"@\w+@", "x", (PROM / "prometheus.yml").read_text()).replace("[x]", "[]")
+    )
+    scraped = {job["job_name"] for job in config["scrape_configs"]}
+    assert scraped == {job.name for job in selectors.JOBS}
+
+
+CHAT_POLICY = """
+version: 1
+warning_ratio: 0.5
+rules:
+  - name: default
+    targets: {first_response: 2h, next_response: 3h, resolution: 72h}
+  - name: chat
+    match: {channel: chat}
+    warning_ratio: 0.8
+    targets: {first_response: 10m, hard_limit: 30m}
+  - name: p1
+    match: {priority: P1}
+    targets: {first_response: 1m}
+"""
+
+
+def test_sla_colours_are_read_through_the_worker_policy() -> None:
+    slas = {c.channel: c for c in channel_targets(parse_policy(CHAT_POLICY))}
+    chat, email = slas["chat"], slas["email"]
+    assert (chat.first_response_s, chat.next_response_s, chat.hard_limit_s) == (600, 10800, 1800)
+    assert (chat.warning_ratio, chat.warning_s) == (0.8, 480)
+    # no channel rule: the catch-all's targets and the file's ratio; a priority rule is not drawn
+    assert (email.first_response_s, email.hard_limit_s, email.warning_s) == (7200, None, 3600)
+    assert targets_text(list(slas.values())) == (
+        "social 2h, email 2h, web form 2h, chat 10m (30m hard), phone 2h"
+    )
+
+
+def test_sla_overview_follows_the_policy_it_is_given() -> None:
+    sla = json.loads(render(parse_policy(CHAT_POLICY))["ascolto-sla-overview.json"])
+    (oldest,) = [p for p in sla["panels"] if p["title"].startswith("Oldest message waiting")]
+    steps = {
+        o["matcher"]["options"]: [s["value"] for s in o["properties"][0]["value"]["steps"]]
+        for o in oldest["fieldConfig"]["overrides"]
+    }
+    assert steps["chat"] == [None, 480, 600, 1800] and steps["email"] == [None, 3600, 7200]
+    descriptions = {p["title"]: p.get("description", "") for p in sla["panels"]}
+    assert "(50% of the target)" in descriptions["SLA warnings per hour"]
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"), [(3600, "1h"), (86400, "24h"), (300, "5m"), (5400, "90m"), (45, "45s")]
+)
+def test_durations_are_written_as_the_policy_writes_them(seconds: int, text: str) -> None:
+    assert duration(seconds) == text

@@ -1,8 +1,8 @@
 """The house style of Ascolto's dashboards, on top of grafana-foundation-sdk's builders.
 
 Every panel reads the `$datasource` variable, rates use `$__rate_interval` (summaries over
-the whole time picker use `$__range`), and the selectors for the template variables are
-spelled once here.
+the whole time picker use `$__range`), and the matchers for the template variables are
+spelled once here (metric names and every other matcher: observability/selectors.py).
 """
 
 from __future__ import annotations
@@ -40,9 +40,10 @@ Steps = Sequence[tuple[float | None, str]]
 PanelBuilder = Builder[dm.Panel]
 
 
-def sel(metric: str, *matchers: str) -> str:
-    """`metric{m1, m2}`: a selector with the given label matchers."""
-    return f"{metric}{{{', '.join(matchers)}}}" if matchers else metric
+def quantile(q: float, buckets: str, by: str = "", window: str = RATE) -> str:
+    """histogram_quantile of a histogram's `_bucket` selector, summed (by `by`) over `window`."""
+    group = f"{by}, le" if by else "le"
+    return f"histogram_quantile({q}, sum by ({group}) (rate({buckets}{window})))"
 
 
 def target(expr: str, legend: str = "", *, instant: bool = False) -> prometheus.Dataquery:
@@ -84,8 +85,27 @@ def override_thresholds(
         panel.override_by_regexp(pattern, props)
 
 
-def _common(panel: Any, title: str, description: str, targets: Sequence[Any], unit: str) -> Any:
-    panel = panel.title(title).description(description).datasource(DATASOURCE).unit(unit)
+def _last_value() -> common.ReduceDataOptions:
+    return common.ReduceDataOptions().calcs(["lastNotNull"]).values(False)
+
+
+def _common(
+    panel: Any,
+    title: str,
+    description: str,
+    targets: Sequence[Any],
+    unit: str,
+    span: int,
+    height: int,
+) -> Any:
+    panel = (
+        panel.title(title)
+        .description(description)
+        .datasource(DATASOURCE)
+        .unit(unit)
+        .span(span)
+        .height(height)
+    )
     for ref_id, query in zip("ABCDEFGHIJ", targets, strict=False):
         panel = panel.with_target(query.ref_id(ref_id))
     return panel
@@ -106,9 +126,7 @@ def timeseries_panel(
     bars: bool = False,
 ) -> timeseries.Panel:
     panel = (
-        _common(timeseries.Panel(), title, description, targets, unit)
-        .span(span)
-        .height(height)
+        _common(timeseries.Panel(), title, description, targets, unit, span, height)
         .line_width(1)
         .fill_opacity(25 if stack else 10)
         .show_points(cm.VisibilityMode.NEVER)
@@ -152,12 +170,10 @@ def stat_panel(
     decimals: float | None = None,
 ) -> stat.Panel:
     panel = (
-        _common(stat.Panel(), title, description, targets, unit)
-        .span(span)
-        .height(height)
+        _common(stat.Panel(), title, description, targets, unit, span, height)
         .graph_mode(cm.BigValueGraphMode.NONE)
         .color_mode(cm.BigValueColorMode.BACKGROUND)
-        .reduce_options(common.ReduceDataOptions().calcs(["lastNotNull"]).values(False))
+        .reduce_options(_last_value())
         .thresholds(thresholds(steps or [(None, "text")]))
     )
     return panel.decimals(decimals) if decimals is not None else panel
@@ -176,12 +192,10 @@ def bargauge_panel(
     max_val: float | None = None,
 ) -> bargauge.Panel:
     panel = (
-        _common(bargauge.Panel(), title, description, targets, unit)
-        .span(span)
-        .height(height)
+        _common(bargauge.Panel(), title, description, targets, unit, span, height)
         .display_mode(cm.BarGaugeDisplayMode.GRADIENT)
         .orientation(cm.VizOrientation.HORIZONTAL)
-        .reduce_options(common.ReduceDataOptions().calcs(["lastNotNull"]).values(False))
+        .reduce_options(_last_value())
         .thresholds(thresholds(steps or [(None, GREEN)]))
         .min(min_val)
     )
@@ -199,11 +213,9 @@ def piechart_panel(
     colors: dict[str, str] | None = None,
 ) -> piechart.Panel:
     panel = (
-        _common(piechart.Panel(), title, description, targets, unit)
-        .span(span)
-        .height(height)
+        _common(piechart.Panel(), title, description, targets, unit, span, height)
         .pie_type(pc.PieChartType.DONUT)
-        .reduce_options(common.ReduceDataOptions().calcs(["lastNotNull"]).values(False))
+        .reduce_options(_last_value())
     )
     for name, color in (colors or {}).items():
         panel = panel.override_by_name(
@@ -224,9 +236,7 @@ def up_timeline_panel(
         }
     )
     return (
-        _common(statetimeline.Panel(), title, description, targets, "none")
-        .span(span)
-        .height(height)
+        _common(statetimeline.Panel(), title, description, targets, "none", span, height)
         .mappings([mapping])
         .thresholds(thresholds([(None, RED), (1, GREEN)]))
         .color_scheme(dash.FieldColor().mode(dm.FieldColorModeId.THRESHOLDS))

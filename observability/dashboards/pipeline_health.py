@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from grafana_foundation_sdk.models import dashboard as dm
 
-from grafana.panels import (
+from observability import selectors as m
+from observability.dashboards.panels import (
     CHANNEL,
     GREEN,
     INSTANCE,
@@ -19,30 +20,25 @@ from grafana.panels import (
     PanelBuilder,
     build_dashboard,
     datasource_variable,
+    quantile,
     query_variable,
-    sel,
     stat_panel,
     target,
     timeseries_panel,
     up_timeline_panel,
 )
+from observability.selectors import sel
 
 UID = "ascolto-pipeline-health"
 TITLE = "Ascolto — pipeline health"
 
-JOBS = 'job=~"ascolto-ingest|ascolto-worker"'
-PUBLISHED = sel("ascolto_ingest_contacts_published_total", CHANNEL)
-LAG = sel("ascolto_consumer_lag_messages", INSTANCE)
-# Per topic: a partition counted once even if a worker still reports it after a rebalance.
-LAG_BY_TOPIC = f"sum by (topic) (max by (topic, partition) ({LAG}))"
-DEAD = sel("ascolto_contacts_dead_lettered_total", INSTANCE)
-LATENCY_BUCKETS = sel("ascolto_end_to_end_latency_seconds_bucket", INSTANCE)
+UP = sel(m.UP, m.ANY_JOB)
+PUBLISHED = sel(m.INGEST_PUBLISHED, CHANNEL)
+LAG_BY_TOPIC = m.lag_by_topic(INSTANCE)
+DEAD = sel(m.DEAD_LETTERED, INSTANCE)
+LATENCY_BUCKETS = sel(m.END_TO_END_LATENCY.bucket, INSTANCE)
 LATENCY_STEPS = [(None, GREEN), (5, ORANGE), (60, RED)]
-
-
-def quantile(q: float, buckets: str, by: str = "", window: str = RATE) -> str:
-    group = f"{by}, le" if by else "le"
-    return f"histogram_quantile({q}, sum by ({group}) (rate({buckets}{window})))"
+REQUEST_BUCKETS = m.INGEST_REQUEST_SECONDS.bucket
 
 
 def overview() -> list[PanelBuilder]:
@@ -53,7 +49,7 @@ def overview() -> list[PanelBuilder]:
             "target). Red below 100%: see WorkerDown / IngestDown.",
             [
                 target(
-                    f"sum by (job) (up{{{JOBS}}}) / count by (job) (up{{{JOBS}}})",
+                    f"sum by (job) ({UP}) / count by (job) ({UP})",
                     "{{job}}",
                     instant=True,
                 )
@@ -91,7 +87,7 @@ def overview() -> list[PanelBuilder]:
         up_timeline_panel(
             "Targets up over time",
             "up per scraped process: red while Prometheus cannot scrape it.",
-            [target(f"up{{{JOBS}}}", "{{job}} {{instance}}")],
+            [target(UP, "{{job}} {{instance}}")],
         ),
     ]
 
@@ -105,12 +101,11 @@ def throughput() -> list[PanelBuilder]:
             [
                 target(f"sum(rate({PUBLISHED}{RATE}))", "ingest → contacts.raw"),
                 target(
-                    f"sum by (stage) (rate({sel('ascolto_batch_size_sum', INSTANCE)}{RATE}))",
+                    f"sum by (stage) (rate({sel(m.BATCH_SIZE.sum, INSTANCE)}{RATE}))",
                     "{{stage}}",
                 ),
                 target(
-                    "sum by (index) "
-                    f"(rate({sel('ascolto_documents_indexed_total', INSTANCE)}{RATE}))",
+                    f"sum by (index) (rate({sel(m.INDEXED, INSTANCE)}{RATE}))",
                     "indexed {{index}}",
                 ),
             ],
@@ -123,7 +118,7 @@ def throughput() -> list[PanelBuilder]:
             [
                 target(
                     "sum by (channel, direction) (rate("
-                    f"{sel('ascolto_contacts_processed_total', INSTANCE, CHANNEL)}{RATE}))",
+                    f"{sel(m.PROCESSED, INSTANCE, CHANNEL)}{RATE}))",
                     "{{channel}} {{direction}}",
                 )
             ],
@@ -136,8 +131,7 @@ def throughput() -> list[PanelBuilder]:
             "Records the worker wrote to its output topics.",
             [
                 target(
-                    "sum by (topic) "
-                    f"(rate({sel('ascolto_records_published_total', INSTANCE)}{RATE}))",
+                    f"sum by (topic) (rate({sel(m.RECORDS_PUBLISHED, INSTANCE)}{RATE}))",
                     "{{topic}}",
                 )
             ],
@@ -149,8 +143,7 @@ def throughput() -> list[PanelBuilder]:
             "exact: redeliveries dropped; near: kept and linked to the original.",
             [
                 target(
-                    "sum by (kind) "
-                    f"(rate({sel('ascolto_contacts_deduplicated_total', INSTANCE)}{RATE}))",
+                    f"sum by (kind) (rate({sel(m.DEDUPLICATED, INSTANCE)}{RATE}))",
                     "{{kind}}",
                 )
             ],
@@ -161,8 +154,8 @@ def throughput() -> list[PanelBuilder]:
 
 
 def latency() -> list[PanelBuilder]:
-    stage_buckets = sel("ascolto_stage_duration_seconds_bucket", INSTANCE)
-    batch = sel("ascolto_batch_size_bucket", INSTANCE)
+    stage_buckets = sel(m.STAGE_DURATION.bucket, INSTANCE)
+    batch = sel(m.BATCH_SIZE.bucket, INSTANCE)
     return [
         timeseries_panel(
             "End-to-end latency p50 / p99",
@@ -181,7 +174,7 @@ def latency() -> list[PanelBuilder]:
             "to indexed: the hop where the end-to-end latency builds up.",
             [
                 target(
-                    quantile(0.99, sel("ascolto_stage_wait_seconds_bucket", INSTANCE), "stage"),
+                    quantile(0.99, sel(m.STAGE_WAIT.bucket, INSTANCE), "stage"),
                     "{{stage}}",
                 ),
                 target(quantile(0.99, LATENCY_BUCKETS), "indexed"),
@@ -202,8 +195,8 @@ def latency() -> list[PanelBuilder]:
             "Messages per batch taken from a topic: mean and p99 per stage.",
             [
                 target(
-                    f"sum by (stage) (rate({sel('ascolto_batch_size_sum', INSTANCE)}{RATE}))\n/\n"
-                    f"(sum by (stage) (rate({sel('ascolto_batch_size_count', INSTANCE)}{RATE}))"
+                    f"sum by (stage) (rate({sel(m.BATCH_SIZE.sum, INSTANCE)}{RATE}))\n/\n"
+                    f"(sum by (stage) (rate({sel(m.BATCH_SIZE.count, INSTANCE)}{RATE}))"
                     " > 0)",
                     "{{stage}} mean",
                 ),
@@ -218,8 +211,7 @@ def latency() -> list[PanelBuilder]:
             "every stage waits while it runs (ASCOLTO_GC_YOUNG_THRESHOLD).",
             [
                 target(
-                    "sum by (instance, generation) "
-                    f"(rate({sel('ascolto_gc_pause_seconds_sum', INSTANCE)}{RATE}))",
+                    f"sum by (instance, generation) (rate({sel(m.GC_PAUSES.sum, INSTANCE)}{RATE}))",
                     "{{instance}} gen {{generation}}",
                 )
             ],
@@ -230,7 +222,7 @@ def latency() -> list[PanelBuilder]:
 
 
 def backlog() -> list[PanelBuilder]:
-    watermark = sel("ascolto_event_time_watermark_seconds", INSTANCE)
+    watermark = sel(m.WATERMARK, INSTANCE)
     return [
         timeseries_panel(
             "Consumer lag by topic",
@@ -251,9 +243,9 @@ def backlog() -> list[PanelBuilder]:
             "Customer timelines held, conversations evicted",
             "Timelines in each worker's table partitions; evictions after the retention period.",
             [
-                target(sel("ascolto_customer_timelines", INSTANCE), "timelines {{instance}}"),
+                target(sel(m.TIMELINES, INSTANCE), "timelines {{instance}}"),
                 target(
-                    f"60 * sum(rate({sel('ascolto_conversations_evicted_total', INSTANCE)}{RATE}))",
+                    f"60 * sum(rate({sel(m.EVICTED, INSTANCE)}{RATE}))",
                     "evicted per minute",
                 ),
             ],
@@ -279,13 +271,11 @@ def errors() -> list[PanelBuilder]:
             "(alert: ElasticsearchIndexingFailing).",
             [
                 target(
-                    "sum by (index, kind) (rate("
-                    f"{sel('ascolto_elasticsearch_bulk_errors_total', INSTANCE)}{RATE}))",
+                    f"sum by (index, kind) (rate({sel(m.BULK_ERRORS, INSTANCE)}{RATE}))",
                     "{{index}} {{kind}} errors",
                 ),
                 target(
-                    "sum by (index) (rate("
-                    f"{sel('ascolto_elasticsearch_bulk_retries_total', INSTANCE)}{RATE}))",
+                    f"sum by (index) (rate({sel(m.BULK_RETRIES, INSTANCE)}{RATE}))",
                     "{{index}} retries",
                 ),
             ],
@@ -297,7 +287,7 @@ def errors() -> list[PanelBuilder]:
             "Batches retried after an unexpected failure (left unacknowledged meanwhile).",
             [
                 target(
-                    f"sum by (stage) (rate({sel('ascolto_batch_retries_total', INSTANCE)}{RATE}))",
+                    f"sum by (stage) (rate({sel(m.BATCH_RETRIES, INSTANCE)}{RATE}))",
                     "{{stage}}",
                 )
             ],
@@ -308,14 +298,13 @@ def errors() -> list[PanelBuilder]:
 
 
 def ingest() -> list[PanelBuilder]:
-    requests = "ascolto_ingest_request_duration_seconds"
     return [
         timeseries_panel(
             "Ingest requests by outcome",
             "HTTP requests: accepted, invalid (refused), error (Kafka did not acknowledge).",
             [
                 target(
-                    f"sum by (outcome) (rate({requests}_count{RATE}))",
+                    f"sum by (outcome) (rate({m.INGEST_REQUEST_SECONDS.count}{RATE}))",
                     "{{outcome}}",
                 )
             ],
@@ -327,16 +316,16 @@ def ingest() -> list[PanelBuilder]:
             "Contacts received, published and refused",
             "Contacts per second at the door.",
             [
-                target(f"sum(rate(ascolto_ingest_contacts_received_total{RATE}))", "received"),
+                target(f"sum(rate({m.INGEST_RECEIVED}{RATE}))", "received"),
                 target(
                     f"sum by (channel) (rate({PUBLISHED}{RATE}))",
                     "published {{channel}}",
                 ),
                 target(
-                    f"sum by (reason) (rate(ascolto_ingest_contacts_rejected_total{RATE}))",
+                    f"sum by (reason) (rate({m.INGEST_REJECTED}{RATE}))",
                     "refused {{reason}}",
                 ),
-                target(f"sum(rate(ascolto_ingest_publish_errors_total{RATE}))", "publish errors"),
+                target(f"sum(rate({m.INGEST_PUBLISH_ERRORS}{RATE}))", "publish errors"),
             ],
             "mps",
             span=8,
@@ -345,8 +334,8 @@ def ingest() -> list[PanelBuilder]:
             "Ingest request latency p50 / p99",
             "Validate and publish one request, until Kafka acknowledged it.",
             [
-                target(quantile(0.5, f"{requests}_bucket", "outcome"), "{{outcome}} p50"),
-                target(quantile(0.99, f"{requests}_bucket", "outcome"), "{{outcome}} p99"),
+                target(quantile(0.5, REQUEST_BUCKETS, "outcome"), "{{outcome}} p50"),
+                target(quantile(0.99, REQUEST_BUCKETS, "outcome"), "{{outcome}} p99"),
             ],
             "s",
             span=8,
@@ -356,11 +345,11 @@ def ingest() -> list[PanelBuilder]:
             "Contacts per request: mean and p99.",
             [
                 target(
-                    f"sum(rate(ascolto_ingest_batch_size_sum{RATE}))\n/\n"
-                    f"(sum(rate(ascolto_ingest_batch_size_count{RATE})) > 0)",
+                    f"sum(rate({m.INGEST_BATCH_SIZE.sum}{RATE}))\n/\n"
+                    f"(sum(rate({m.INGEST_BATCH_SIZE.count}{RATE})) > 0)",
                     "mean",
                 ),
-                target(quantile(0.99, "ascolto_ingest_batch_size_bucket"), "p99"),
+                target(quantile(0.99, m.INGEST_BATCH_SIZE.bucket), "p99"),
             ],
             "short",
             span=24,
@@ -378,11 +367,9 @@ def dashboard() -> dm.Dashboard:
         variables=[
             datasource_variable(),
             query_variable(
-                "instance", "Worker", 'label_values(up{job="ascolto-worker"}, instance)'
+                "instance", "Worker", f"label_values({sel(m.UP, m.WORKER.matcher)}, instance)"
             ),
-            query_variable(
-                "channel", "Channel", "label_values(ascolto_inbound_contacts_total, channel)"
-            ),
+            query_variable("channel", "Channel", f"label_values({m.INBOUND}, channel)"),
         ],
         rows=[
             ("Overview", overview()),

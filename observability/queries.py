@@ -1,6 +1,6 @@
 """Every panel's PromQL, read back from the generated dashboards, ready to evaluate.
 
-    from grafana.queries import all_queries
+    from observability.queries import all_queries
     for uid, title, expr in all_queries():
         ...  # e.g. GET /api/v1/query?query=<expr> on the stack's Prometheus
 
@@ -8,9 +8,6 @@ Standard library only (no Grafana SDK needed). Grafana's variables are filled in
 Grafana would with "All" selected: `$brand`, `$channel`, `$instance` become the regex
 `.*` (every panel uses them with `=~`), `$__rate_interval` and `$__range` become fixed
 windows. Pass `values` to override any of them.
-
-Loadable as `grafana.queries` from the repository root, or by path:
-    spec = importlib.util.spec_from_file_location("queries", "grafana/queries.py")
 """
 
 from __future__ import annotations
@@ -21,7 +18,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-DASHBOARDS_DIR = Path(__file__).resolve().parent / "dashboards"
+from observability import DASHBOARDS_DIR
 
 SAMPLE_VALUES: Mapping[str, str] = {
     "brand": ".*",

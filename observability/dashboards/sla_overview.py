@@ -1,7 +1,7 @@
 """ "Ascolto — SLA overview": are customers answered in time, and who is still waiting?
 
-Colours follow the SLA policy per channel (grafana/sla_targets.py): green until the warning
-point, orange until the target, red past it, dark red past email's 24h hard limit.
+Colours follow the SLA policy per channel (sla_targets.py): green until the warning point,
+orange until the target, red past it, dark red past a hard limit (email: 24h).
 """
 
 from __future__ import annotations
@@ -10,7 +10,8 @@ from collections.abc import Sequence
 
 from grafana_foundation_sdk.models import dashboard as dm
 
-from grafana.panels import (
+from observability import selectors as m
+from observability.dashboards.panels import (
     BRAND,
     CHANNEL,
     DARK_RED,
@@ -26,32 +27,27 @@ from grafana.panels import (
     datasource_variable,
     override_thresholds,
     piechart_panel,
+    quantile,
     query_variable,
-    sel,
     stat_panel,
     target,
     timeseries_panel,
 )
-from grafana.sla_targets import ChannelSla, channel_targets
+from observability.dashboards.sla_targets import ChannelSla, channel_targets, targets_text
+from observability.selectors import COMPLIANCE_OBJECTIVE, RESPONSE_TARGETS, sel
+from streams.sla.policy import Policy
 
 UID = "ascolto-sla-overview"
 TITLE = "Ascolto — SLA overview"
 
-# The share of owed answers given in time that the business aims for (met / judged).
-COMPLIANCE_OBJECTIVE = 0.95
 COMPLIANCE_STEPS: Steps = [(None, RED), (0.90, ORANGE), (COMPLIANCE_OBJECTIVE, GREEN)]
 UNANSWERED_SHARE_STEPS: Steps = [(None, GREEN), (0.2, ORANGE), (0.4, RED)]
 
-SLA = "ascolto_sla_events_total"
-RESPONSE = 'target=~"first_response|next_response"'
-FIRST = 'target="first_response"'
-RESPONSE_BUCKETS = "ascolto_response_time_seconds_bucket"
-INBOUND = "ascolto_inbound_contacts_total"
-OLDEST = sel("ascolto_oldest_unanswered_age_seconds", BRAND, CHANNEL)
-OPEN = sel("ascolto_open_conversations", BRAND, CHANNEL)
-UNANSWERED = sel("ascolto_unanswered_contacts", BRAND, CHANNEL)
-AWAITING = sel("ascolto_awaiting_answer_conversations", BRAND, CHANNEL)
-PAST_HARD_LIMIT = sel("ascolto_unanswered_past_hard_limit_contacts", BRAND, CHANNEL)
+OLDEST = sel(m.OLDEST_UNANSWERED, BRAND, CHANNEL)
+OPEN = sel(m.OPEN_CONVERSATIONS, BRAND, CHANNEL)
+UNANSWERED = sel(m.UNANSWERED, BRAND, CHANNEL)
+AWAITING = sel(m.AWAITING, BRAND, CHANNEL)
+PAST_HARD_LIMIT = sel(m.PAST_HARD_LIMIT, BRAND, CHANNEL)
 SENTIMENT_COLORS = {"negative": RED, "neutral": "blue", "positive": GREEN}
 
 
@@ -82,23 +78,20 @@ def colour_by_channel(
 
 def sla_events(event_types: str, *matchers: str) -> str:
     """ascolto_sla_events_total of these event types ("met|breached"), filtered."""
-    op = "=~" if "|" in event_types else "="
-    return sel(SLA, f'event_type{op}"{event_types}"', *matchers, BRAND, CHANNEL)
+    return m.sla_events(event_types, *matchers, BRAND, CHANNEL)
 
 
 def compliance(by: str = "") -> str:
     """met / (met + breached) of response targets over the time picker's range."""
     group = f" by ({by}) " if by else ""
-    judged = f"sum{group}(increase({sla_events('met|breached', RESPONSE)}{RANGE}))"
-    met = f"sum{group}(increase({sla_events('met', RESPONSE)}{RANGE}))"
+    judged = f"sum{group}(increase({sla_events('met|breached', RESPONSE_TARGETS)}{RANGE}))"
+    met = f"sum{group}(increase({sla_events('met', RESPONSE_TARGETS)}{RANGE}))"
     # "or judged * 0": a channel with breaches and no met event yet is at 0 %, not missing
     return f"({met} or {judged} * 0)\n/\n({judged} > 0)"
 
 
 def response_quantile(q: float, by: str = "", window: str = RATE) -> str:
-    group = f"{by}, le" if by else "le"
-    buckets = sel(RESPONSE_BUCKETS, FIRST, BRAND, CHANNEL)
-    return f"histogram_quantile({q}, sum by ({group}) (rate({buckets}{window})))"
+    return quantile(q, sel(m.RESPONSE_TIME.bucket, m.FIRST_RESPONSE, BRAND, CHANNEL), by, window)
 
 
 def unanswered_share(by: str = "") -> str:
@@ -107,6 +100,7 @@ def unanswered_share(by: str = "") -> str:
 
 
 def headline(slas: Sequence[ChannelSla]) -> list[PanelBuilder]:
+    breached = sla_events("breached", RESPONSE_TARGETS)
     oldest = stat_panel(
         "Oldest message waiting for an answer, by channel",
         "Calendar time since the oldest customer message still owed an answer (with business "
@@ -132,7 +126,7 @@ def headline(slas: Sequence[ChannelSla]) -> list[PanelBuilder]:
         stat_panel(
             "Response SLA breaches",
             "First/next-response targets breached over the time range.",
-            [target(f"sum(increase({sla_events('breached', RESPONSE)}{RANGE}))", instant=True)],
+            [target(f"sum(increase({breached}{RANGE}))", instant=True)],
             "short",
             span=4,
             steps=[(None, GREEN), (1, ORANGE), (10, RED)],
@@ -163,7 +157,7 @@ def headline(slas: Sequence[ChannelSla]) -> list[PanelBuilder]:
     ]
 
 
-def compliance_row() -> list[PanelBuilder]:
+def compliance_row(warning_ratio: float) -> list[PanelBuilder]:
     return [
         bargauge_panel(
             "Compliance by channel",
@@ -199,8 +193,8 @@ def compliance_row() -> list[PanelBuilder]:
         ),
         timeseries_panel(
             "SLA warnings per hour",
-            "Owed answers past the warning point (75% of the target) and not answered: the "
-            "breaches of the next hour, if nobody acts.",
+            f"Owed answers past the warning point ({warning_ratio:.0%} of the target) and not "
+            "answered: the breaches of the next hour, if nobody acts.",
             [
                 target(
                     f"3600 * sum by (channel, target) (rate({sla_events('warning')}{RATE}))",
@@ -237,7 +231,7 @@ def response_row(slas: Sequence[ChannelSla]) -> list[PanelBuilder]:
         by_channel,
         timeseries_panel(
             "First response time p90 by channel",
-            "Compare with the targets: social 1h, email 6h (24h hard), chat 5m, web form 24h.",
+            f"Compare with the targets: {targets_text(slas)}.",
             [target(response_quantile(0.9, "channel"), "{{channel}}")],
             "s",
             span=24,
@@ -313,8 +307,8 @@ def backlog_row(slas: Sequence[ChannelSla]) -> list[PanelBuilder]:
 
 
 def inbound_row() -> list[PanelBuilder]:
-    inbound = sel(INBOUND, BRAND, CHANNEL)
-    negative = sel(INBOUND, 'sentiment="negative"', BRAND, CHANNEL)
+    inbound = sel(m.INBOUND, BRAND, CHANNEL)
+    negative = sel(m.INBOUND, m.NEGATIVE, BRAND, CHANNEL)
     return [
         piechart_panel(
             "Sentiment mix, over the range",
@@ -357,9 +351,9 @@ def inbound_row() -> list[PanelBuilder]:
             "previous days (recording rules; the channel filter does not apply). "
             "MentionSpike fires at 3x the usual level.",
             [
-                target(f"60 * brand:ascolto_inbound_contacts:rate10m{{{BRAND}}}", "{{brand}} now"),
+                target(f"60 * {sel(m.BRAND_INBOUND_RATE10M, BRAND)}", "{{brand}} now"),
                 target(
-                    f"60 * brand:ascolto_inbound_contacts:rate10m_baseline{{{BRAND}}}",
+                    f"60 * {sel(m.BRAND_INBOUND_BASELINE, BRAND)}",
                     "{{brand}} usual",
                 ),
             ],
@@ -375,8 +369,8 @@ def inbound_row() -> list[PanelBuilder]:
     ]
 
 
-def dashboard() -> dm.Dashboard:
-    slas = channel_targets()
+def dashboard(policy: Policy) -> dm.Dashboard:
+    slas = channel_targets(policy)
     return build_dashboard(
         uid=UID,
         title=TITLE,
@@ -384,12 +378,12 @@ def dashboard() -> dm.Dashboard:
         time_from="now-24h",
         variables=[
             datasource_variable(),
-            query_variable("brand", "Brand", f"label_values({INBOUND}, brand)"),
-            query_variable("channel", "Channel", f"label_values({INBOUND}{{{BRAND}}}, channel)"),
+            query_variable("brand", "Brand", f"label_values({m.INBOUND}, brand)"),
+            query_variable("channel", "Channel", f"label_values({sel(m.INBOUND, BRAND)}, channel)"),
         ],
         rows=[
             ("Right now", headline(slas)),
-            ("SLA compliance", compliance_row()),
+            ("SLA compliance", compliance_row(policy.warning_ratio)),
             ("Response times", response_row(slas)),
             ("Backlog", backlog_row(slas)),
             ("Inbound and sentiment", inbound_row()),

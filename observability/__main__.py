@@ -1,0 +1,5 @@
+import sys
+
+from observability.generate import main
+
+sys.exit(main())
