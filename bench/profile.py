@@ -1,10 +1,10 @@
 """Where a profiled process spent its time, from py-spy's collapsed stacks (``--format raw``).
 
-    .venv/bin/python -m bench.run --size 20000 --profile bench/results/profile
-    .venv/bin/python -m bench.profile bench/results/profile/stage.txt [TOP]
+    .venv/bin/python -m bench.run --size 20000 --profile       # into .run/bench/profile
+    .venv/bin/python -m bench.profile .run/bench/profile/stage.txt [TOP]
 
 (the run writes stage.txt, e2e_max.txt and e2e_paced.txt, and these summaries beside them
-as *-top.txt).
+as *-top.txt; ``--profile DIR`` writes them elsewhere).
 
 Prints the functions with the most samples on the stack (inclusive: they or what they call)
 and at the top of it (self: their own code), and the share of each of the worker's parts:
@@ -18,15 +18,16 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-# Frames that name a part of the worker: its agents, timers (streams/app.py) and indexer, then the
-# client and framework plumbing around them. A stack belongs to the first part one of its
-# frames names, so work an agent causes (encoding, Topic.send ...) counts for the agent.
+# Frames that name a part of the worker: the stages its agents and timers call (streams/stages/)
+# and the indexer, then the client and framework plumbing around them. A stack belongs to the
+# first part one of its frames names, so work an agent causes (encoding, Topic.send ...) counts
+# for the agent.
 PARTS = (
-    ("route agent", re.compile(r"create_app\.<locals>\.route\b")),
-    ("thread agent", re.compile(r"create_app\.<locals>\.thread\b")),
-    ("SLA due-clock timer", re.compile(r"create_app\.<locals>\.judge_due_clocks\b")),
+    ("route agent", re.compile(r"\bRouteStage\.handle\b")),
+    ("thread agent", re.compile(r"\bThreadStage\.handle\b")),
+    ("SLA due-clock timer", re.compile(r"\bDueClocks\.")),
     ("indexer (streams.indexer)", re.compile(r"\bIndexer\.")),
-    ("gauges timer", re.compile(r"create_app\.<locals>\.export_gauges\b")),
+    ("gauges timer", re.compile(r"\bWorkerGauges\.export\b")),
     ("Kafka producer (aiokafka sender)", re.compile(
         r"(Producer|AIOKafkaProducer|MessageAccumulator|Sender|SendProduceReqHandler)\.")),
     ("Kafka consumer (faust fetcher, aiokafka)", re.compile(

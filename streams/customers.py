@@ -59,6 +59,6 @@ def resolve(contact: Mapping[str, Any], lookup: Lookup) -> Identity:
     return Identity(fallback, None, None, False)
 
 
-def routing_key(brand: str, customer_id: str) -> bytes:
+def timeline_key(brand: str, customer_id: str) -> bytes:
     """Key of the re-keyed topic and of the timeline table: one brand's one customer."""
     return f"{brand.casefold()}\x1f{customer_id}".encode()

@@ -30,11 +30,11 @@ from prometheus_client import CollectorRegistry, start_http_server
 
 from ascolto.config import Settings
 from schemas import Codec, codec
-from streams.agents import index as index_stage
 from streams.graceful import backoff_s, finish_even_if_cancelled, until_done
 from streams.metrics import Stage, WorkerMetrics
 from streams.sinks.dead_letter import DeadLetter, SourceMessage
 from streams.sinks.elastic import ElasticSink, async_client
+from streams.stages import index as index_stage
 
 log = logging.getLogger("ascolto.indexer")
 

@@ -10,6 +10,8 @@ from typing import Any, Protocol
 from faust.types import EventT
 
 from schemas import codec
+from streams.metrics import WorkerMetrics
+from streams.sinks.producer import Producer
 
 
 class SourceMessage(Protocol):
@@ -81,3 +83,18 @@ class DeadLetter:
                 "failed_at": int(time.time() * 1000),
             },
         )
+
+
+@dataclass(frozen=True)
+class DeadLetterSender:
+    """The stream stages' way to the dead-letter topic: through their producer, counted."""
+
+    producer: Producer
+    topic: str
+    metrics: WorkerMetrics
+
+    async def send(self, letters: Sequence[DeadLetter]) -> None:
+        for letter in letters:
+            key = (letter.contact_id or "").encode() or None
+            await self.producer.send(self.topic, key, letter.encode(), None, None, None)
+            self.metrics.dead_lettered.labels(letter.stage, letter.reason_code).inc()

@@ -15,12 +15,12 @@ from prometheus_client import CollectorRegistry
 
 from ascolto.config import Settings
 from schemas import codec
-from streams.agents.index import REVISION_HEADER
-from streams.agents.thread import thread_timeline
 from streams.indexer import Indexer
 from streams.metrics import WorkerMetrics
 from streams.sinks.elastic import Action, Failed
-from tests.unit.test_thread_stage import PARAMS, RECORDS, SLA, TimelineState
+from streams.stages.records import REVISION_HEADER
+from streams.stages.timeline import TimelineState, thread_timeline
+from tests.support.timeline_records import PARAMS, RECORDS, SLA
 
 SETTINGS = Settings()
 K, E = SETTINGS.kafka, SETTINGS.elastic
@@ -146,7 +146,7 @@ class FakeConsumer:
         self.asked.append(max_records)
         if self.fetches:
             return self.fetches.pop(0)
-        await asyncio.sleep(timeout_ms / 1000)
+        await asyncio.sleep(timeout_ms / 1000)  # as aiokafka's: an empty fetch waits its timeout
         return {}
 
 

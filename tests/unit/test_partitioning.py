@@ -2,7 +2,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from kafka.partitioner.default import murmur2
 
-from streams.partitioning import partition_of
+from streams.stages.thread import partition_of
 
 
 @given(st.binary(min_size=1, max_size=64), st.integers(min_value=1, max_value=64))

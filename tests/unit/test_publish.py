@@ -8,11 +8,11 @@ from typing import Any
 from prometheus_client import CollectorRegistry
 
 from schemas import codec
-from streams.agents.index import REVISION_HEADER
-from streams.agents.publish import Outputs
-from streams.agents.thread import TimelineState, thread_timeline
 from streams.metrics import WorkerMetrics
-from tests.unit.test_thread_stage import PARAMS, RECORDS, SLA
+from streams.stages.publish import Outputs
+from streams.stages.records import REVISION_HEADER
+from streams.stages.timeline import TimelineState, thread_timeline
+from tests.support.timeline_records import PARAMS, RECORDS, SLA
 
 TOPICS = ("t.enriched", "t.conversations", "t.sla")
 

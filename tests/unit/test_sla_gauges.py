@@ -8,11 +8,11 @@ from datetime import UTC, datetime
 from prometheus_client import CollectorRegistry, Gauge
 
 from ascolto.config import Settings
-from streams.agents.thread import SlaContext, TimelineState, thread_timeline
 from streams.metrics import BrandLabels, WorkerMetrics
 from streams.sla.gauges import ConversationGauges
 from streams.sla.policy import parse_policy
-from tests.unit.test_thread_stage import PARAMS, record
+from streams.stages.timeline import SlaContext, TimelineState, thread_timeline
+from tests.support.timeline_records import PARAMS, record
 
 POLICY = parse_policy(
     """

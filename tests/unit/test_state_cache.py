@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from streams.agents.state_cache import ParsedTimelines
-from streams.agents.thread import TimelineState
+from streams.stages.timeline import TimelineState
+from streams.stages.timeline_cache import TimelineCache
 
 
 def state(n: int, revision: int = 1) -> TimelineState:
@@ -11,7 +11,7 @@ def state(n: int, revision: int = 1) -> TimelineState:
 
 
 def test_a_kept_state_is_returned_for_the_same_stored_value_only() -> None:
-    cache = ParsedTimelines(max_messages=100)
+    cache = TimelineCache(max_messages=100)
     kept = state(3)
     value = kept.dump()
     cache.keep(b"k", value, kept)
@@ -24,7 +24,7 @@ def test_a_kept_state_is_returned_for_the_same_stored_value_only() -> None:
 
 
 def test_least_recently_used_states_go_beyond_the_message_budget() -> None:
-    cache = ParsedTimelines(max_messages=10)
+    cache = TimelineCache(max_messages=10)
     states = {key: state(4) for key in (b"a", b"b", b"c")}
     values = {key: s.dump() for key, s in states.items()}
     cache.keep(b"a", values[b"a"], states[b"a"])

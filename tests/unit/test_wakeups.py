@@ -5,8 +5,8 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from streams.agents.thread import TimelineState
 from streams.sla.wakeups import DueIndex, WakeIndex
+from streams.stages.timeline import TimelineState
 
 
 def test_due_keys_come_out_earliest_first_once() -> None:

@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
-from streams.agents.route import enriched_record
 from streams.customers import Identity
 from streams.rules.enrich import Enricher, message_text, written_body
 from streams.rules.fingerprint import fingerprint
+from streams.stages.route import enriched_record
 
 SIGNATURE = "\n-- \nMario Rossi\nVia Roma 1, Milano"
 GMAIL_HEADER = "On Mon, 3 Mar 2025 at 10:00, Acme Support <support@acme.example> wrote:"

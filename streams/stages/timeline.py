@@ -1,4 +1,5 @@
-"""Thread stage: contacts.keyed -> contacts.enriched + conversations.
+"""The thread stage's step (pure): a customer's timeline and what a batch of their contacts
+changes in it (streams.stages.thread runs it against the table).
 
 Each customer's timeline (every contact of one brand's customer) lives in a changelog-backed
 table. A batch adds its contacts to the touched timelines, derives conversations, duplicates
@@ -13,9 +14,8 @@ harmless and a loss is impossible.
 
 from __future__ import annotations
 
-import time
 import zlib
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,6 +30,7 @@ from streams.sla.judge import clocks, event_record, judge, priority_and_tier
 from streams.sla.model import SlaEvent
 from streams.sla.policy import Policy
 from streams.sla.watermark import judging_now
+from streams.stages.records import flat_message
 
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"  # how every zstd frame starts
 _zstd = zstandard.ZstdCompressor(level=1).compress  # one thread: the worker's event loop
@@ -112,15 +113,6 @@ class SlaContext:
     lateness_ms: int
     wall_ms: int
     watermark_ms: int
-
-
-def flat_message(record: dict[str, Any]) -> Message:
-    """An EnrichedContact flattened: the contact's fields beside its enrichment."""
-    flat = dict(record["contact"])
-    for key, value in record.items():
-        if key != "contact":
-            flat[key] = value
-    return flat  # type: ignore[return-value]
 
 
 def contact_record(message: Message, view: ContactView, revision: int, now_ms: int) -> dict:
@@ -416,16 +408,3 @@ def _republish_replayed(
     for conv_id in conv_ids:
         conversations.setdefault(conv_id, derived.conversations[conv_id])
     return conv_ids
-
-
-def group_by_key(
-    items: Iterable[tuple[bytes, dict[str, Any]]],
-) -> dict[bytes, list[dict[str, Any]]]:
-    groups: dict[bytes, list[dict[str, Any]]] = {}
-    for key, record in items:
-        groups.setdefault(key, []).append(record)
-    return groups
-
-
-def now_ms(clock: Callable[[], float] = time.time) -> int:
-    return int(clock() * 1000)

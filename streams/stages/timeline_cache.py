@@ -1,4 +1,4 @@
-"""The last parsed timelines of the busiest customers, beside the table.
+"""An LRU cache of parsed timelines: the last ones of the busiest customers, beside the table.
 
 A step otherwise decompresses, parses and re-derives a customer's whole timeline on every
 touch: the cost of a customer who writes a lot grows with their history. An entry is used
@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from collections import OrderedDict
 
-from streams.agents.thread import TimelineState
+from streams.stages.timeline import TimelineState
 
 
-class ParsedTimelines:
+class TimelineCache:
     """key -> (stored value, parsed state), least recently used dropped beyond
     ``max_messages`` messages in all."""
 

@@ -12,11 +12,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from schemas import Codec, DecodeError
-from streams.agents.thread import flat_message
 from streams.sinks.dead_letter import DeadLetter, SourceMessage
 from streams.sinks.elastic import Action, Failed
-
-REVISION_HEADER = "ascolto-revision"
+from streams.stages.records import REVISION_HEADER, flat_message
 
 
 @dataclass

@@ -6,12 +6,11 @@ from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import Any
 
-from faust.types import ProducerT
-
 from schemas import Codec
-from streams.agents.index import REVISION_HEADER
-from streams.agents.thread import Threaded
 from streams.metrics import WorkerMetrics
+from streams.sinks.producer import Producer
+from streams.stages.records import REVISION_HEADER
+from streams.stages.timeline import Threaded
 
 
 @dataclass
@@ -27,7 +26,7 @@ class Outputs:
 
     codec: Codec
     metrics: WorkerMetrics
-    producer: ProducerT
+    producer: Producer
     enriched: str
     conversations: str
     sla_events: str

@@ -8,17 +8,20 @@ one customer's contacts, across channels, meet in one partition of the thread st
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import MutableMapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache, partial
 from typing import Any
 
 from faust.types import EventT
 
 from ascolto.validation import InvalidContact, validate
 from schemas import Codec, DecodeError
-from streams.customers import Identity, Lookup, resolve, routing_key
+from streams.customers import Identity, Lookup, resolve, timeline_key
+from streams.metrics import WorkerMetrics, observe_waits
 from streams.rules.enrich import Enricher
-from streams.sinks.dead_letter import DeadLetter
+from streams.sinks.dead_letter import DeadLetter, DeadLetterSender
+from streams.sinks.producer import Producer
 from streams.sla.watermark import is_live
 
 STAGE = "route"
@@ -101,7 +104,7 @@ def route_batch(
         if enrichment is None:
             continue
         record = enriched_record(contact, dict(enrichment), identity, now_ms)
-        key = routing_key(contact["brand"], identity.customer_id)
+        key = timeline_key(contact["brand"], identity.customer_id)
         out.keyed.append((key, codec.encode("EnrichedContact", record)))
         out.channels.append((contact["channel"], contact["direction"]))
         out.groups.add((contact["brand"], contact["channel"]))
@@ -139,3 +142,65 @@ def _enrich_all(
             )
             results.append(None)
     return results
+
+
+class Directory:
+    """The customer directory: identity (``handle:...``, ``email:...``) -> encoded profile,
+    in a table every worker holds whole (every worker needs every customer to route any
+    contact), each profile decoded once."""
+
+    def __init__(self, table: MutableMapping[bytes, bytes], codec: Codec) -> None:
+        self.table = table
+        self._profile = lru_cache(maxsize=65536)(partial(codec.decode, expect="Customer"))
+
+    def load(self, key: bytes | None, value: bytes | None) -> None:
+        """One record of the customers topic: a profile, or None to delete it."""
+        if not key:
+            return
+        if value is None:
+            self.table.pop(key, None)
+        else:
+            self.table[key] = value
+
+    def lookup(self, identity: str) -> dict[str, Any] | None:
+        raw_profile = self.table.get(identity.encode())
+        return self._profile(raw_profile) if raw_profile else None
+
+
+class RouteStage:
+    """A batch of contacts.raw routed: the keyed records sent, the bad ones dead-lettered,
+    the volume metrics counted."""
+
+    def __init__(
+        self,
+        codec: Codec,
+        enricher: Enricher,
+        directory: Directory,
+        producer: Producer,
+        keyed_topic: str,
+        dead_letters: DeadLetterSender,
+        metrics: WorkerMetrics,
+        lateness_ms: int,
+    ) -> None:
+        self.codec, self.enricher, self.directory = codec, enricher, directory
+        self.producer, self.keyed_topic, self.dead_letters = producer, keyed_topic, dead_letters
+        self.metrics, self.lateness_ms = metrics, lateness_ms
+        self.waited = metrics.stage_wait.labels(STAGE)
+
+    async def handle(self, events: Sequence[EventT]) -> None:
+        routed = route_batch(
+            events, self.codec, self.enricher, self.directory.lookup, self.lateness_ms
+        )
+        observe_waits(self.waited, routed.started_ms, routed.received_ms)
+        for key, value in routed.keyed:
+            await self.producer.send(self.keyed_topic, key, value, None, None, None)
+        await self.dead_letters.send(routed.dead)
+        metrics = self.metrics
+        for channel, direction in routed.channels:
+            metrics.processed.labels(channel, direction).inc()
+        metrics.first_sight(sorted(routed.groups))  # sorted: which brands come first
+        for brand, channel, sentiment, priority, clock in routed.inbound:
+            metrics.inbound.labels(
+                metrics.brand(brand), channel, sentiment, priority or "none", clock
+            ).inc()
+        metrics.published.labels("contacts.keyed").inc(len(routed.keyed))
