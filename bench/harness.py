@@ -1,6 +1,6 @@
 """Isolated deployments on the shared stack, and cheap looks at Kafka offsets.
 
-A benchmark pipeline is a test pipeline (tests/integration/conftest.py: its own topic prefix,
+A benchmark pipeline is a test pipeline (tests/support/stack.py: its own topic prefix,
 index prefix, consumer group and free ports) whose worker starts only when asked, so a stage
 can be measured from a pre-filled topic. Names start with ``bench`` to tell them apart.
 """
@@ -20,7 +20,7 @@ from kafka.admin import NewTopic
 from ascolto.config import ElasticSettings, Settings
 from ascolto.search import client, setup_indices
 from ascolto.topics import ensure_topics
-from tests.integration.conftest import (
+from tests.support.stack import (
     ASCOLTO,
     Pipeline,
     Proc,

@@ -44,7 +44,7 @@ from bench.monitor import Monitor
 from bench.profile import write_summary
 from bench.workload import Workload
 from streams.metrics import GC_GENERATIONS, STAGES, WAIT_STAGES
-from tests.integration.conftest import Pipeline, metrics_url
+from tests.support.stack import Pipeline, metrics_url
 
 BATCH = 500  # contacts per request in the batch phases
 BATCH_CONCURRENCY = 4

@@ -16,8 +16,6 @@ import pytest
 from ascolto.config import ROOT, Settings
 from bench.report import REQUIRED_KEYS, TARGETS
 
-pytestmark = pytest.mark.integration
-
 RATES = (
     "es_bulk_ceiling_per_s",
     "kafka_produce_ceiling_per_s",

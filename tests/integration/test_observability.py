@@ -18,14 +18,27 @@ import orjson
 import pytest
 from kafka import KafkaProducer
 
-from ascolto.config import ROOT, Settings
-from grafana.queries import all_queries
+from ascolto.config import Settings
+from observability import RULES_DIR
+from observability.queries import all_queries
+from observability.selectors import (
+    BRAND_INBOUND_BASELINE,
+    DEDUPLICATED,
+    INBOUND,
+    INGEST,
+    PROCESSED,
+    RESPONSE_TARGETS,
+    WORKER,
+    sel,
+    sla_events,
+)
 from services import demo
 from services.client import post_contacts
 from services.demo_run import broken_producer_messages
-from services.observe import wait_settled, wait_until
+from services.observe import wait_settled
 from services.report import customer_messages, summarise
-from tests.integration.conftest import Pipeline, free_port, make_pipeline, teardown_pipeline
+from tests.support.stack import Pipeline, free_port, make_pipeline, teardown_pipeline
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -39,9 +52,9 @@ CONFIG = """
 global: {{scrape_interval: 1s, evaluation_interval: 1s}}
 rule_files: ["{rules}/*.yml"]
 scrape_configs:
-  - job_name: ascolto-ingest
+  - job_name: {ingest_job}
     static_configs: [{{targets: ["127.0.0.1:{ingest}"]}}]
-  - job_name: ascolto-worker
+  - job_name: {worker_job}
     static_configs: [{{targets: ["127.0.0.1:{worker}"]}}]
 """
 
@@ -49,11 +62,15 @@ scrape_configs:
 class Prometheus:
     def __init__(self, pipe: Pipeline, tmp: Path) -> None:
         rules = tmp / "rules"
-        shutil.copytree(ROOT / "deploy" / "prometheus" / "rules", rules)
+        shutil.copytree(RULES_DIR, rules)
         config = tmp / "prometheus.yml"
         config.write_text(
             CONFIG.format(
-                rules=rules, ingest=pipe.settings.ingest.port, worker=pipe.settings.worker.web_port
+                rules=rules,
+                ingest_job=INGEST.name,
+                ingest=pipe.settings.ingest.port,
+                worker_job=WORKER.name,
+                worker=pipe.settings.worker.web_port,
             )
         )
         self.url = f"http://127.0.0.1:{free_port()}"
@@ -152,7 +169,18 @@ def live_workload(pipe: Pipeline) -> None:
 
 # The usual level of mentions is the same hour on previous days (so a fresh system cannot page
 # for a spike): it has data only after a day of history. Evaluated, but not expected to have data.
-NEEDS_A_DAY_OF_HISTORY = ("brand:ascolto_inbound_contacts:rate10m_baseline",)
+NEEDS_A_DAY_OF_HISTORY = (BRAND_INBOUND_BASELINE,)
+
+
+def panels_without_data(prom: Prometheus, queries: list[tuple[str, str, str]], start: float):
+    """The panels whose query has no data from `start` to now, as a panel shows it."""
+    end = time.time()
+    return [
+        f"{uid}: {title}: {expr}"
+        for uid, title, expr in queries
+        if not any(h in expr for h in NEEDS_A_DAY_OF_HISTORY)
+        and not prom.query_range(expr, start, end)
+    ]
 
 
 def test_every_panel_query_returns_data(observed) -> None:
@@ -165,53 +193,65 @@ def test_every_panel_query_returns_data(observed) -> None:
     ]  # fmt: skip
     post_contacts(pipe.ingest_url, warmup)
     wait_settled(pipe.settings)
-    time.sleep(3)
+    wait_until(
+        lambda: prom.value(f"sum({PROCESSED})") >= len(warmup), 30, "Prometheus to scrape them"
+    )
     live_workload(pipe)
     posted = time.time()
     wait_settled(pipe.settings)
-    time.sleep(8)  # deadlines of 5 s pass, the timer judges
-    wait_settled(pipe.settings)
-    time.sleep(5)  # Prometheus scrapes (1 s) and evaluates its rules (1 s)
-    # As a panel shows it: over the time range of the workload, from its first posts to now
-    # (on a busy machine the results can come well after the posts, and a 1m window
-    # evaluated at one instant can miss one or the other).
-    start, end = posted - 15, time.time()
     queries = list(all_queries())
     assert len(queries) >= 20
-    missing = [
-        (uid, title, expr)
-        for uid, title, expr in queries
-        if not prom.query_range(expr, start, end)
-        and not any(h in expr for h in NEEDS_A_DAY_OF_HISTORY)
-    ]
-    listing = "\n".join(f"{u}: {t}: {e}" for u, t, e in missing)
-    assert not missing, f"panels without data:\n{listing}"
+    # As a panel shows it: over the time range of the workload, from its first posts to now
+    # (on a busy machine the results can come well after the posts, and a 1m window
+    # evaluated at one instant can miss one or the other). Unanswered messages' deadlines
+    # (5 s) pass, the timer judges them, Prometheus scrapes (1 s) and evaluates its rules.
+    start = posted - 15
+    wait_until(
+        lambda: not panels_without_data(prom, queries, start),
+        120,
+        lambda: "panels with data:\n" + "\n".join(panels_without_data(prom, queries, start)),
+    )
     for expr in NEEDS_A_DAY_OF_HISTORY:
-        prom.query_range(expr, start, end)  # no error, even without history
+        prom.query_range(expr, start, time.time())  # no error, even without history
+
+
+def report_rows(pipe: Pipeline) -> dict[str, dict]:
+    pipe.es.indices.refresh(index=pipe.settings.elastic.contacts)
+    return summarise(customer_messages(pipe.es, pipe.settings.elastic.contacts), "channel")
+
+
+def report_judged(pipe: Pipeline) -> tuple[float, float]:
+    """(breached, met) response targets, as `ascolto report` counts them."""
+    rows = report_rows(pipe).values()
+    return sum(r["sla_breached"] for r in rows), sum(r["sla_met"] for r in rows)
+
+
+def prometheus_judged(prom: Prometheus) -> tuple[float, float]:
+    """(breached, met) response targets, as the SLA panels count them."""
+    return (
+        prom.value(f"sum({sla_events('breached', RESPONSE_TARGETS)})"),
+        prom.value(f"sum({sla_events('met', RESPONSE_TARGETS)})"),
+    )
 
 
 def test_breach_panel_agrees_with_the_report(observed) -> None:
     pipe, prom = observed
     wait_settled(pipe.settings)
-    pipe.es.indices.refresh(index=pipe.settings.elastic.contacts)
-    rows = summarise(customer_messages(pipe.es, pipe.settings.elastic.contacts), "channel")
-    breached = sum(r["sla_breached"] for r in rows.values())
-    met = sum(r["sla_met"] for r in rows.values())
+    wait_until(
+        lambda: prometheus_judged(prom) == report_judged(pipe),
+        30,
+        lambda: (
+            f"Prometheus {prometheus_judged(prom)} to agree with the report "
+            f"{report_judged(pipe)} (breached, met)"
+        ),
+    )
+    breached, met = report_judged(pipe)
     assert breached > 0 and met > 0
-    responses = 'target=~"first_response|next_response"'
-
-    def agrees() -> bool:
-        prom_breached = prom.value(
-            f'sum(ascolto_sla_events_total{{event_type="breached",{responses}}})'
-        )
-        prom_met = prom.value(f'sum(ascolto_sla_events_total{{event_type="met",{responses}}})')
-        return (prom_breached, prom_met) == (breached, met)
-
-    wait_until(agrees, 30, "Prometheus to agree with the report")
-    messages = sum(r["messages"] for r in rows.values())
+    messages = sum(r["messages"] for r in report_rows(pipe).values())
     # mentions count deliveries; the report counts messages (an exact redelivery once)
-    inbound = prom.value("sum(ascolto_inbound_contacts_total)")
-    redelivered = prom.value('sum(ascolto_contacts_deduplicated_total{kind="exact"})')
+    inbound = prom.value(f"sum({INBOUND})")
+    exact = sel(DEDUPLICATED, 'kind="exact"')
+    redelivered = prom.value(f"sum({exact})")
     assert inbound - redelivered == messages
 
 

@@ -14,12 +14,11 @@ from bench.stages import scrape, total
 from services.client import post_contacts
 from services.importers.run import run_import
 from services.importers.twitter import read_archive
-from services.observe import read_topic, wait_settled, wait_until
+from services.observe import read_topic, wait_settled
 from services.report import at_risk, customer_messages, summarise
-from tests.integration.conftest import Pipeline, make_pipeline, teardown_pipeline
+from tests.support.stack import Pipeline, make_pipeline, teardown_pipeline
 from tests.support.twitter_archive import generate
-
-pytestmark = pytest.mark.integration
+from tests.support.waiting import wait_until
 
 SHORT_POLICY = """
 version: 1

@@ -18,9 +18,9 @@ from services.directory import publish_profiles
 from services.importers.email import read_mail
 from services.importers.run import run_import
 from services.importers.twitter import read_archive
-from services.observe import read_topic, wait_settled, wait_until
+from services.observe import end_offsets, read_topic, wait_settled
 from services.report import customer_messages, summarise
-from tests.integration.conftest import (
+from tests.support.stack import (
     Pipeline,
     Proc,
     make_pipeline,
@@ -29,8 +29,7 @@ from tests.integration.conftest import (
     wait_ready,
 )
 from tests.support.twitter_archive import MBOX_AGENTS, generate, write_mbox
-
-pytestmark = pytest.mark.integration
+from tests.support.waiting import wait_until
 
 
 def report(pipe: Pipeline, by: str = "brand") -> dict:
@@ -277,7 +276,12 @@ def crash_mid_import(
     importer.start()
     wait_until(lambda: _indexed(pipe) > size // 10, 120, "the import to get going")
     victim.stop(signal.SIGKILL)
-    time.sleep(2)
+    down_at = _published(pipe)
+    wait_until(
+        lambda: _published(pipe) > down_at or not importer.is_alive(),
+        60,
+        "contacts to arrive while the victim is down",
+    )
     restart()
     importer.join(timeout=300)
     assert not importer.is_alive()
@@ -288,3 +292,7 @@ def crash_mid_import(
 def _indexed(pipe: Pipeline) -> int:
     pipe.es.indices.refresh(index=pipe.settings.elastic.contacts)
     return int(pipe.es.count(index=pipe.settings.elastic.contacts)["count"])
+
+
+def _published(pipe: Pipeline) -> int:
+    return sum(end_offsets(pipe.settings, pipe.settings.kafka.raw).values())

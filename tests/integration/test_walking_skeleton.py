@@ -10,10 +10,9 @@ from bench.stages import scrape, total
 from services import demo
 from services.client import post_batch, post_contacts
 from services.demo_run import broken_producer_messages
-from services.observe import count_ids, read_topic, wait_searchable, wait_until
-from tests.integration.conftest import Pipeline
-
-pytestmark = pytest.mark.integration
+from services.observe import count_ids, read_topic, wait_searchable
+from tests.support.stack import Pipeline
+from tests.support.waiting import wait_until
 
 
 @pytest.fixture(scope="module")

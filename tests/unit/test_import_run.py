@@ -16,7 +16,7 @@ from ascolto.validation import InvalidContact, validate
 from services import client
 from services.importers import run, twitter
 from services.ingest import app as ingest
-from tests.unit.test_importers import T0, csv_bytes, tweet
+from tests.support.tweets import T0, csv_bytes, tweet
 
 NOW = 1_790_000_000_000
 
@@ -125,7 +125,7 @@ def test_ingest_answers_503_when_kafka_does_not_acknowledge_in_time(monkeypatch)
             return True
 
         async def publish(self, contacts: list[dict[str, Any]]) -> None:
-            await asyncio.sleep(3600)
+            await asyncio.sleep(3600)  # never acknowledged: ingest's own timeout must end this
 
         def close(self) -> None:
             pass
