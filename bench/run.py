@@ -35,7 +35,8 @@ from elasticsearch import Elasticsearch
 from kafka import KafkaAdminClient
 
 from ascolto.config import ROOT, Settings
-from bench import ceilings, report, stages
+from bench import ceilings, report
+from bench.end_to_end import end_to_end
 from bench.harness import (
     USED_NAMES,
     delete_groups,
@@ -43,7 +44,9 @@ from bench.harness import (
     scratch_topics,
     unique_name,
 )
+from bench.ingest_stage import ingest_and_stage
 from bench.monitor import Monitor, machine, run_dir
+from bench.phases import Options
 from bench.workload import Workload
 from tests.support.stack import Pipeline
 
@@ -239,7 +242,7 @@ def main(argv: list[str] | None = None) -> int:
     tmp = Path(tempfile.mkdtemp(prefix="ascolto-bench-"))
     monitor = Monitor(interval_s=0.25).start()
     t0 = monitor.t0
-    opts = stages.Options(
+    opts = Options(
         size=args.size,
         seed=args.seed,
         tmp=tmp,
@@ -255,11 +258,11 @@ def main(argv: list[str] | None = None) -> int:
         say(f"Kafka ceilings: the clients alone, {args.size:,} contacts")
         results["ceilings"] = kafka_ceilings(settings, args.size, args.seed, monitor)
         say("ingest, then the stream stage from a full contacts.raw")
-        results["stage"] = stages.ingest_and_stage(opts, monitor)
+        results["stage"] = ingest_and_stage(opts, monitor)
         gc.collect()
         say("end to end: as fast as ingest takes it, then paced at half that rate; then the")
         say("Elasticsearch ceiling with the documents the pipeline wrote")
-        e2e = stages.end_to_end(opts, monitor, after=es_ceiling(monitor, args.es_sweep))
+        e2e = end_to_end(opts, monitor, after=es_ceiling(monitor, args.es_sweep))
         for name in ("es_bulk", "es_sweep"):
             if name in e2e:
                 results["ceilings"][name] = e2e.pop(name)

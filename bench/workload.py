@@ -26,6 +26,23 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from bench.workload_texts import (
+    AGENT_REPLIES,
+    AGENTS,
+    CHAT_AGENT,
+    CHAT_LINES,
+    CUSTOMER_FOLLOW_UPS,
+    EN_DETAILS,
+    EN_PROBLEMS,
+    IT_DETAILS,
+    IT_PROBLEMS,
+    NAMES,
+    SURNAMES,
+    email_body,
+    fill,
+    tweet,
+)
+
 START_MS = 1_748_736_000_000  # 2025-06-01T00:00Z: a fixed day, the same every run
 CONTACTS_PER_DAY = 10_000
 DUPLICATE_RATE = 0.02
@@ -46,99 +63,6 @@ MALFORMED_KINDS = (
 
 MINUTE = 60_000
 HOUR = 60 * MINUTE
-
-# --- texts: fragments in English and Italian, joined at random, numbers make them unique -------
-
-_EN_PROBLEMS = (
-    "my order {n} never arrived",
-    "I was charged twice for invoice {n}",
-    "the app crashes every time I open my account {n}",
-    "my internet has been down since {h} o'clock, account {n}",
-    "still no refund for booking {n} after {h} weeks",
-    "package {n} shows delivered but it is not here",
-    "I can't reset my password, case {n}",
-    "you cancelled my subscription {n} without asking",
-    "the replacement part for order {n} is the wrong size",
-    "I waited {h} hours on hold about claim {n}",
-    "the coupon {n} is rejected at checkout",
-    "my bill {n} doubled this month without any explanation",
-    "the technician never showed up for appointment {n}",
-    "how do I change the delivery address of order {n}",
-    "what are the opening hours of store {n}",
-)
-_IT_PROBLEMS = (
-    "il mio ordine {n} non è mai arrivato",
-    "mi avete addebitato due volte la fattura {n}",
-    "l'app si chiude appena apro il profilo {n}",
-    "internet non funziona dalle {h}, contratto {n}",
-    "aspetto ancora il rimborso della prenotazione {n} da {h} settimane",
-    "il pacco {n} risulta consegnato ma non è arrivato",
-    "non riesco a reimpostare la password, pratica {n}",
-    "come posso cambiare l'indirizzo di consegna dell'ordine {n}",
-)
-_EN_OPENINGS = ("", "hi", "hey", "hello", "ugh", "seriously,", "come on,", "help!", "so")
-_IT_OPENINGS = ("", "ciao", "salve", "buongiorno", "scusate,", "ancora,")
-_CLOSINGS = ("", "!", "?", ". please help", ". what is going on?", ", third time now", " :(")
-_EN_DETAILS = (
-    "I have already tried restarting everything twice and nothing changed.",
-    "Your website says the issue was fixed but it clearly was not.",
-    "I called on Monday and the agent promised a call back that never came.",
-    "The tracking page has not been updated for {h} days.",
-    "I attach the screenshot of the error message, code {n}.",
-    "This is the third time this month that it happens.",
-    "I have been a customer for {h} years and I have never been treated like this.",
-    "Please check the notes on my account, the reference is {n}.",
-    "The amount charged was {n} euros instead of the price on the offer.",
-    "I would like to know when I can expect an answer.",
-)
-_IT_DETAILS = (
-    "Ho già provato a riavviare tutto due volte senza risultato.",
-    "Il vostro sito dice che il problema è risolto ma non è vero.",
-    "Ho chiamato lunedì e mi hanno promesso di richiamarmi, mai successo.",
-    "La pagina di tracciamento non si aggiorna da {h} giorni.",
-    "Vi allego lo screenshot dell'errore, codice {n}.",
-    "Sono cliente da {h} anni e non sono mai stato trattato così.",
-)
-_AGENT_REPLIES = (
-    "Sorry to hear that! Could you send us your order number by DM?",
-    "We're on it. Can you confirm the email address on the account?",
-    "That's not the experience we want for you. Please follow us and DM the details.",
-    "Thanks for waiting, the refund is on its way and should show in {h} days.",
-    "Please try reinstalling the app and let us know if it persists.",
-    "We've escalated this to our team, reference {n}. Hang tight.",
-    "Ci scusiamo per il disagio, può inviarci il numero d'ordine in privato?",
-    "Abbiamo inoltrato la segnalazione {n} al reparto tecnico.",
-)
-_CUSTOMER_FOLLOW_UPS = (
-    "it is order {n}",
-    "I already tried that, reference {n}",
-    "still waiting, it has been {h} hours now",
-    "DM sent with code {n}",
-    "that did not work, error {n} again",
-    "ok thanks, that works",
-    "ancora niente, sono passate {h} ore",
-    "fatto, grazie mille",
-)
-_CHAT_LINES = (
-    "hi, I need help with order {n}",
-    "it says payment failed, code {n}",
-    "yes that is my email",
-    "ok",
-    "thanks!",
-    "can you check again please",
-    "ciao, ho un problema con l'ordine {n}",
-    "grazie",
-)
-_CHAT_AGENT = (
-    "Hi, I'm {a}, happy to help. Could you give me your order number?",
-    "Thanks, one moment while I check.",
-    "I can see the payment on our side, it will go through in a few minutes.",
-    "Is there anything else I can help you with?",
-    "Ciao, sono {a}. Mi può dare il numero d'ordine?",
-)
-_NAMES = ("Mario", "Giulia", "Ann", "Kwame", "Li", "Sofia", "Omar", "Ines", "Piotr", "Yuki")
-_SURNAMES = ("Rossi", "Bianchi", "Smith", "Mensah", "Wei", "Garcia", "Haddad", "Costa", "Nowak")
-_AGENTS = ("Jane", "Tom", "Luca", "Priya", "Sam", "Elena")
 
 
 @dataclass
@@ -280,7 +204,7 @@ class Workload:
     ) -> list[dict[str, Any]]:
         out = []
         sid = f"{self.seed}-{no}"
-        text = _tweet(rng, brand, it)
+        text = tweet(rng, brand, it)
         parent: str | None = None
         for turn in range(rng.choice((1, 1, 2, 2, 3, 4))):
             cid = f"{sid}-{turn}-in"
@@ -293,8 +217,8 @@ class Workload:
             if rng.random() < 0.15:
                 break  # never answered
             t += rng.randint(1, 240) * MINUTE
-            reply = _fill(rng, rng.choice(_AGENT_REPLIES))
-            body = f"@user{cust} {reply} ^{rng.choice(_AGENTS)[:2].upper()}"
+            reply = fill(rng, rng.choice(AGENT_REPLIES))
+            body = f"@user{cust} {reply} ^{rng.choice(AGENTS)[:2].upper()}"
             rid = f"{sid}-{turn}-out"
             out.append(
                 self._base(
@@ -303,7 +227,7 @@ class Workload:
             )
             parent = rid
             t += rng.randint(1, 180) * MINUTE
-            text = f"@{brand.capitalize()}Support " + _fill(rng, rng.choice(_CUSTOMER_FOLLOW_UPS))
+            text = f"@{brand.capitalize()}Support " + fill(rng, rng.choice(CUSTOMER_FOLLOW_UPS))
         return out
 
     def _email(
@@ -311,9 +235,9 @@ class Workload:
     ) -> list[dict[str, Any]]:
         out = []
         sid = f"<{self.seed}.{no}@mail.example.com>"
-        subject = _fill(rng, rng.choice(_IT_PROBLEMS if it else _EN_PROBLEMS)).capitalize()
-        name = f"{_NAMES[cust % len(_NAMES)]} {_SURNAMES[cust % len(_SURNAMES)]}"
-        body = _email_body(rng, name, it)
+        subject = fill(rng, rng.choice(IT_PROBLEMS if it else EN_PROBLEMS)).capitalize()
+        name = f"{NAMES[cust % len(NAMES)]} {SURNAMES[cust % len(SURNAMES)]}"
+        body = email_body(rng, name, it)
         refs: list[str] = []
         for turn in range(rng.choice((1, 1, 2, 2, 3))):
             cid = f"{sid}-{turn}-in" if turn else sid
@@ -334,10 +258,10 @@ class Workload:
             if rng.random() < 0.2:
                 break
             t += rng.randint(10, 24 * 60) * MINUTE
-            agent = rng.choice(_AGENTS)
+            agent = rng.choice(AGENTS)
             reply = (
-                f"Dear {name},\n\n{_fill(rng, rng.choice(_AGENT_REPLIES))}\n\n"
-                f"{_fill(rng, rng.choice(_EN_DETAILS))}\n\nKind regards,\n{agent}\n"
+                f"Dear {name},\n\n{fill(rng, rng.choice(AGENT_REPLIES))}\n\n"
+                f"{fill(rng, rng.choice(EN_DETAILS))}\n\nKind regards,\n{agent}\n"
                 f"{brand.capitalize()} Customer Care"
             )
             rid = f"<{self.seed}.{no}.{turn}@{brand}.example>"
@@ -357,7 +281,7 @@ class Workload:
             )
             refs.append(rid)
             t += rng.randint(30, 48 * 60) * MINUTE
-            body = _email_body(rng, name, it, quoting=reply)
+            body = email_body(rng, name, it, quoting=reply)
         return out
 
     def _chat(
@@ -365,11 +289,11 @@ class Workload:
     ) -> list[dict[str, Any]]:
         out = []
         session = f"chat-{self.seed}-{no}"
-        agent = rng.choice(_AGENTS)
+        agent = rng.choice(AGENTS)
         for turn in range(rng.randint(2, 8)):
             inbound = turn % 2 == 0
-            lines = _CHAT_LINES if inbound else _CHAT_AGENT
-            body = _fill(rng, rng.choice(lines)).replace("{a}", agent)
+            lines = CHAT_LINES if inbound else CHAT_AGENT
+            body = fill(rng, rng.choice(lines)).replace("{a}", agent)
             out.append(
                 self._base(
                     channel,
@@ -406,12 +330,12 @@ class Workload:
         out = []
         prefix = "ticket" if channel == "web_form" else "call"
         ref = f"{prefix}-{self.seed}-{no}"
-        details = _IT_DETAILS if it else _EN_DETAILS
+        details = IT_DETAILS if it else EN_DETAILS
         n_details = rng.randint(1, 4) if channel == "web_form" else rng.randint(3, 10)
-        problem = _fill(rng, rng.choice(_IT_PROBLEMS if it else _EN_PROBLEMS))
+        problem = fill(rng, rng.choice(IT_PROBLEMS if it else EN_PROBLEMS))
         body = " ".join(
             [problem.capitalize() + "."]
-            + [_fill(rng, rng.choice(details)) for _ in range(n_details)]
+            + [fill(rng, rng.choice(details)) for _ in range(n_details)]
         )
         if channel == "phone":
             body = f"Call notes ({rng.randint(2, 40)} min): customer reports that {body}"
@@ -432,7 +356,7 @@ class Workload:
             if rng.random() < 0.2:
                 break
             t += rng.randint(5, 12 * 60) * MINUTE
-            answer = _fill(rng, rng.choice(_AGENT_REPLIES)) + " " + _fill(rng, rng.choice(details))
+            answer = fill(rng, rng.choice(AGENT_REPLIES)) + " " + fill(rng, rng.choice(details))
             out.append(
                 self._base(
                     channel,
@@ -446,7 +370,7 @@ class Workload:
                 )
             )
             t += rng.randint(10, 24 * 60) * MINUTE
-            body = _fill(rng, rng.choice(_CUSTOMER_FOLLOW_UPS))
+            body = fill(rng, rng.choice(CUSTOMER_FOLLOW_UPS))
         if rng.random() < 0.25:
             out.append(
                 self._base(
@@ -476,40 +400,3 @@ class Workload:
             "unknown_field": {**good, "sentiment": "angry"},
         }[kind]
         return broken
-
-
-def _fill(rng: random.Random, template: str) -> str:
-    if "{" not in template:
-        return template
-    return template.replace("{n}", str(rng.randint(10_000, 9_999_999))).replace(
-        "{h}", str(rng.randint(2, 11))
-    )
-
-
-def _tweet(rng: random.Random, brand: str, italian: bool) -> str:
-    openings, problems = (_IT_OPENINGS, _IT_PROBLEMS) if italian else (_EN_OPENINGS, _EN_PROBLEMS)
-    problem = _fill(rng, rng.choice(problems))
-    parts = [f"@{brand.capitalize()}Support", rng.choice(openings), problem]
-    text = " ".join(p for p in parts if p) + rng.choice(_CLOSINGS)
-    if rng.random() < 0.4:  # longer tweets carry a detail, a link or a hashtag
-        detail = _fill(rng, rng.choice(_IT_DETAILS if italian else _EN_DETAILS))
-        text = f"{text} {detail} https://t.co/{rng.getrandbits(40):x} #fail"
-    return text[:280]
-
-
-def _email_body(rng: random.Random, name: str, italian: bool, quoting: str | None = None) -> str:
-    details = _IT_DETAILS if italian else _EN_DETAILS
-    problems = _IT_PROBLEMS if italian else _EN_PROBLEMS
-    greeting = "Buongiorno," if italian else "Hello,"
-    paragraphs = [
-        " ".join(_fill(rng, rng.choice(details)) for _ in range(rng.randint(1, 4)))
-        for _ in range(rng.randint(2, 5))
-    ]
-    first = _fill(rng, rng.choice(problems))
-    text = f"{greeting}\n\n{first[0].upper()}{first[1:]}.\n\n" + "\n\n".join(paragraphs)
-    regards = "Cordiali saluti" if italian else "Best regards"
-    text += f"\n\n{regards},\n{name}\n-- \nSent from my phone"
-    if quoting is not None:
-        quoted = "\n".join(f"> {line}" for line in quoting.splitlines())
-        text += f"\n\nOn Mon, 2 Jun 2025 at 10:{rng.randint(10, 59)}, support wrote:\n{quoted}"
-    return text

@@ -10,7 +10,7 @@ import pytest
 
 from ascolto.config import Settings
 from ascolto.validation import contact_id_for
-from bench.stages import scrape, total
+from bench.worker_metrics import scrape, total
 from services.client import post_contacts
 from services.importers.run import run_import
 from services.importers.twitter import read_archive

@@ -12,7 +12,7 @@ import pytest
 
 from ascolto.config import Settings
 from ascolto.validation import contact_id_for
-from bench.stages import scrape, total
+from bench.worker_metrics import scrape, total
 from services.client import post_contacts
 from services.directory import publish_profiles
 from services.importers.email import read_mail
@@ -20,6 +20,7 @@ from services.importers.run import run_import
 from services.importers.twitter import read_archive
 from services.observe import end_offsets, read_topic, wait_settled
 from services.report import customer_messages, summarise
+from tests.support.mbox_archive import MBOX_AGENTS, write_mbox
 from tests.support.stack import (
     Pipeline,
     Proc,
@@ -28,7 +29,7 @@ from tests.support.stack import (
     teardown_pipeline,
     wait_ready,
 )
-from tests.support.twitter_archive import MBOX_AGENTS, generate, write_mbox
+from tests.support.twitter_archive import generate
 from tests.support.waiting import wait_until
 
 

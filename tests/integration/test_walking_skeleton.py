@@ -6,7 +6,7 @@ import pytest
 from kafka import KafkaProducer
 
 from ascolto.validation import contact_id_for
-from bench.stages import scrape, total
+from bench.worker_metrics import scrape, total
 from services import demo
 from services.client import post_batch, post_contacts
 from services.demo_run import broken_producer_messages

@@ -21,17 +21,10 @@ import pytest
 from services.importers import email as mail
 from services.importers import twitter
 from services.importers.common import Refused
-from tests.support.twitter_archive import (
-    MBOX_AGENTS,
-    MBOX_BRAND,
-    NEAR_DUPLICATE_WINDOW,
-    Archive,
-    Figures,
-    Post,
-    _letters_key,
-    generate,
-    write_mbox,
-)
+from tests.support.archive_texts import letters_key
+from tests.support.archive_truth import Figures, Post
+from tests.support.mbox_archive import MBOX_AGENTS, MBOX_BRAND, write_mbox
+from tests.support.twitter_archive import NEAR_DUPLICATE_WINDOW, Archive, generate
 
 N = 1500
 
@@ -171,7 +164,7 @@ def test_customer_texts_are_judgeable_and_mention_the_brand(archive: Archive):
         if p.inbound:
             first = p.text.split()[0]
             assert first.lower() == f"@{p.brand}".lower()
-            assert len(_letters_key(p.text).split()) >= 3
+            assert len(letters_key(p.text).split()) >= 3
 
 
 def test_near_duplicates_and_no_accidental_ones(archive: Archive):
@@ -179,7 +172,7 @@ def test_near_duplicates_and_no_accidental_ones(archive: Archive):
     originals: dict[tuple[str, str], list[Post]] = {}
     near = 0
     for p in (p for p in posts if p.inbound):
-        key = (p.customer, _letters_key(p.text))
+        key = (p.customer, letters_key(p.text))
         earlier = originals.setdefault(key, [])
         if p.near_duplicate:
             near += 1
