@@ -34,6 +34,8 @@ from observability.selectors import (
     Job,
     sel,
     sla_events,
+    sum_increase,
+    sum_rate,
 )
 
 
@@ -79,23 +81,18 @@ AVAILABILITY = Group(
 )
 
 
-def rate_sum(metric: str, window: str, by: str = "") -> str:
-    group = f" by ({by}) " if by else ""
-    return f"sum{group}(rate({metric}[{window}]))"
-
-
 # Input keeps coming (ingest published contacts in the last minute) but the worker routed
 # nothing, or indexed nothing, in the same minute. Same 1m window on both sides, so a
 # processing delay shorter than `for` cannot fire it on sparse traffic. A dead worker (its
 # series gone) counts as processing nothing.
 PIPELINE_STALLED = Alert(
     "PipelineStalled",
-    f"60 * {rate_sum(INGEST_PUBLISHED, '1m')} > 0\n"
+    f"60 * {sum_rate(INGEST_PUBLISHED, '1m')} > 0\n"
     "unless on ()\n"
     "(\n"
-    f"    {rate_sum(PROCESSED, '1m')} > 0\n"
+    f"    {sum_rate(PROCESSED, '1m')} > 0\n"
     "  and on ()\n"
-    f"    {rate_sum(INDEXED, '1m')} > 0\n"
+    f"    {sum_rate(INDEXED, '1m')} > 0\n"
     ")\n",
     "1m",
     "page",
@@ -123,12 +120,12 @@ CONSUMER_LAG_GROWING = Alert(
 # are over 2% of the contacts processed: bad input or a bug, not a stray message.
 DEAD_LETTER_SPIKE = Alert(
     "DeadLetterSpike",
-    f"sum by (stage, reason) (increase({DEAD_LETTERED}[10m])) > 20\n"
+    f"{sum_increase(DEAD_LETTERED, '10m', 'stage, reason')} > 20\n"
     "and on ()\n"
     "(\n"
-    f"    {rate_sum(DEAD_LETTERED, '10m')}\n"
+    f"    {sum_rate(DEAD_LETTERED, '10m')}\n"
     "  /\n"
-    f"    {rate_sum(PROCESSED, '10m')}\n"
+    f"    {sum_rate(PROCESSED, '10m')}\n"
     "  > 0.02\n"
     ")\n",
     "5m",
@@ -145,17 +142,17 @@ DEAD_LETTER_SPIKE = Alert(
 ELASTICSEARCH_INDEXING_FAILING = Alert(
     "ElasticsearchIndexingFailing",
     "(\n"
-    f"    {rate_sum(BULK_RETRIES, '5m', 'index')} > 0\n"
+    f"    {sum_rate(BULK_RETRIES, '5m', 'index')} > 0\n"
     "  unless on (index)\n"
-    f"    {rate_sum(INDEXED, '5m', 'index')} > 0\n"
+    f"    {sum_rate(INDEXED, '5m', 'index')} > 0\n"
     ")\n"
     "or\n"
     "(\n"
-    f"    {rate_sum(BULK_ERRORS, '5m', 'index')}\n"
+    f"    {sum_rate(BULK_ERRORS, '5m', 'index')}\n"
     "  /\n"
     "    (\n"
-    f"        {rate_sum(BULK_ERRORS, '5m', 'index')}\n"
-    f"      + {rate_sum(INDEXED, '5m', 'index')}\n"
+    f"        {sum_rate(BULK_ERRORS, '5m', 'index')}\n"
+    f"      + {sum_rate(INDEXED, '5m', 'index')}\n"
     "    )\n"
     "  > 0.5\n"
     ")\n",
@@ -192,7 +189,7 @@ UNANSWERED_PAST_HARD_LIMIT = Alert(
 
 def live_responses_1h(event_types: str) -> str:
     events = sla_events(event_types, RESPONSE_TARGETS, LIVE)
-    return f"sum by (brand, channel) (increase({events}[1h]))"
+    return sum_increase(events, "1h", "brand, channel")
 
 
 # Over the last hour, more than 10% of the owed answers of a brand and channel were late (the
@@ -252,7 +249,7 @@ NEGATIVE_SENTIMENT_SURGE = Alert(
     f"  > 1.5 * avg_over_time({BRAND_NEGATIVE_RATIO}[1d] offset 30m)\n"
     ")\n"
     "and\n"
-    f"sum by (brand) (increase({sel(INBOUND, NEGATIVE, LIVE)}[30m])) >= 20\n",
+    f"{sum_increase(sel(INBOUND, NEGATIVE, LIVE), '30m', 'brand')} >= 20\n",
     "15m",
     "ticket",
     "support",

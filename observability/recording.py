@@ -17,6 +17,8 @@ from observability.selectors import (
     WATERMARK,
     lag_by_topic,
     sel,
+    share,
+    sum_rate,
 )
 
 BASELINE_DAYS = 7
@@ -39,9 +41,7 @@ def negative_ratio() -> str:
     """Share of a brand's live inbound messages read as negative, over 30 minutes."""
     negative = sel(INBOUND, NEGATIVE, LIVE)
     inbound = sel(INBOUND, LIVE)
-    return (
-        f"sum by (brand) (rate({negative}[30m]))\n/\n(sum by (brand) (rate({inbound}[30m])) > 0)\n"
-    )
+    return share(sum_rate(negative, "30m", "brand"), sum_rate(inbound, "30m", "brand")) + "\n"
 
 
 INBOUND_AGGREGATES = Group(
@@ -50,7 +50,7 @@ INBOUND_AGGREGATES = Group(
         # Live mention volume per brand: contacts per second, averaged over 10 minutes. Live:
         # contacts that reached ingest within the allowed lateness of happening; an imported
         # archive is counted apart (clock="replay") and never makes a spike.
-        Recording(BRAND_INBOUND_RATE10M, f"sum by (brand) (rate({sel(INBOUND, LIVE)}[10m]))"),
+        Recording(BRAND_INBOUND_RATE10M, sum_rate(sel(INBOUND, LIVE), "10m", "brand")),
         Recording(BRAND_INBOUND_BASELINE, baseline()),
         Recording(BRAND_NEGATIVE_RATIO, negative_ratio()),
     ],

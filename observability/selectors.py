@@ -105,6 +105,26 @@ RESPONSE_TARGETS = 'target=~"first_response|next_response"'
 FIRST_RESPONSE = 'target="first_response"'
 
 
+def grouped(by: str) -> str:
+    """What follows an aggregation's name: ` by (brand, channel) `, or nothing for one total."""
+    return f" by ({by}) " if by else ""
+
+
+def sum_rate(metric: str, window: str, by: str = "") -> str:
+    """`sum by (by) (rate(metric[window]))`: per second, summed over the processes."""
+    return f"sum{grouped(by)}(rate({metric}[{window}]))"
+
+
+def sum_increase(metric: str, window: str, by: str = "") -> str:
+    """`sum by (by) (increase(metric[window]))`: how many over the window."""
+    return f"sum{grouped(by)}(increase({metric}[{window}]))"
+
+
+def share(part: str, whole: str) -> str:
+    """part / whole, one per line; no value (not a division by zero) while whole is 0."""
+    return f"{part}\n/\n({whole} > 0)"
+
+
 def sla_events(event_types: str, *matchers: str) -> str:
     """ascolto_sla_events_total of these event types ("met|breached"), filtered."""
     op = "=~" if "|" in event_types else "="

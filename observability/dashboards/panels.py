@@ -25,14 +25,16 @@ from grafana_foundation_sdk.models import common as cm
 from grafana_foundation_sdk.models import dashboard as dm
 from grafana_foundation_sdk.models import piechart as pc
 
+from observability.selectors import sum_rate
+
 DATASOURCE = dm.DataSourceRef(type_val="prometheus", uid="${datasource}")
 PROVISIONED_DATASOURCE_UID = "ascolto-prometheus"  # grafana/provisioning/datasources
 
 BRAND = 'brand=~"$brand"'
 CHANNEL = 'channel=~"$channel"'
 INSTANCE = 'instance=~"$instance"'
-RATE = "[$__rate_interval]"
-RANGE = "[$__range]"
+RATE = "$__rate_interval"  # windows: rates over Grafana's step, totals over the time picker
+RANGE = "$__range"
 
 GREEN, ORANGE, RED, DARK_RED = "green", "orange", "red", "dark-red"
 
@@ -43,7 +45,7 @@ PanelBuilder = Builder[dm.Panel]
 def quantile(q: float, buckets: str, by: str = "", window: str = RATE) -> str:
     """histogram_quantile of a histogram's `_bucket` selector, summed (by `by`) over `window`."""
     group = f"{by}, le" if by else "le"
-    return f"histogram_quantile({q}, sum by ({group}) (rate({buckets}{window})))"
+    return f"histogram_quantile({q}, {sum_rate(buckets, window, group)})"
 
 
 def target(expr: str, legend: str = "", *, instant: bool = False) -> prometheus.Dataquery:

@@ -27,7 +27,7 @@ from observability.dashboards.panels import (
     timeseries_panel,
     up_timeline_panel,
 )
-from observability.selectors import sel
+from observability.selectors import sel, share, sum_increase, sum_rate
 
 UID = "ascolto-pipeline-health"
 TITLE = "Ascolto — pipeline health"
@@ -39,6 +39,26 @@ DEAD = sel(m.DEAD_LETTERED, INSTANCE)
 LATENCY_BUCKETS = sel(m.END_TO_END_LATENCY.bucket, INSTANCE)
 LATENCY_STEPS = [(None, GREEN), (5, ORANGE), (60, RED)]
 REQUEST_BUCKETS = m.INGEST_REQUEST_SECONDS.bucket
+
+
+def worker_rate(metric: str, by: str = "", *matchers: str) -> str:
+    """Per second, summed by `by`, over the worker processes the `instance` variable picks."""
+    return sum_rate(sel(metric, INSTANCE, *matchers), RATE, by)
+
+
+def series_per_label(
+    title: str,
+    description: str,
+    metric: str,
+    by: str,
+    unit: str,
+    *matchers: str,
+    stack: bool = False,
+) -> PanelBuilder:
+    """A third of a row: `worker_rate` of one metric, a series per value of the `by` labels."""
+    legend = " ".join("{{" + label.strip() + "}}" for label in by.split(","))
+    query = target(worker_rate(metric, by, *matchers), legend)
+    return timeseries_panel(title, description, [query], unit, span=8, stack=stack)
 
 
 def overview() -> list[PanelBuilder]:
@@ -78,7 +98,7 @@ def overview() -> list[PanelBuilder]:
         stat_panel(
             "Dead-lettered",
             "Messages sent to the dead-letter topic over the time range.",
-            [target(f"sum(increase({DEAD}{RANGE}))", instant=True)],
+            [target(sum_increase(DEAD, RANGE), instant=True)],
             "short",
             span=6,
             steps=[(None, GREEN), (1, ORANGE), (100, RED)],
@@ -99,56 +119,35 @@ def throughput() -> list[PanelBuilder]:
             "Messages per second: published by ingest, taken by each worker stage "
             "(sum of batch sizes), and documents Elasticsearch accepted.",
             [
-                target(f"sum(rate({PUBLISHED}{RATE}))", "ingest → contacts.raw"),
-                target(
-                    f"sum by (stage) (rate({sel(m.BATCH_SIZE.sum, INSTANCE)}{RATE}))",
-                    "{{stage}}",
-                ),
-                target(
-                    f"sum by (index) (rate({sel(m.INDEXED, INSTANCE)}{RATE}))",
-                    "indexed {{index}}",
-                ),
+                target(sum_rate(PUBLISHED, RATE), "ingest → contacts.raw"),
+                target(worker_rate(m.BATCH_SIZE.sum, "stage"), "{{stage}}"),
+                target(worker_rate(m.INDEXED, "index"), "indexed {{index}}"),
             ],
             "mps",
             span=24,
         ),
-        timeseries_panel(
+        series_per_label(
             "Contacts processed by channel and direction",
             "Decoded, validated and enriched by the route stage.",
-            [
-                target(
-                    "sum by (channel, direction) (rate("
-                    f"{sel(m.PROCESSED, INSTANCE, CHANNEL)}{RATE}))",
-                    "{{channel}} {{direction}}",
-                )
-            ],
+            m.PROCESSED,
+            "channel, direction",
             "mps",
-            span=8,
+            CHANNEL,
             stack=True,
         ),
-        timeseries_panel(
+        series_per_label(
             "Records published by topic",
             "Records the worker wrote to its output topics.",
-            [
-                target(
-                    f"sum by (topic) (rate({sel(m.RECORDS_PUBLISHED, INSTANCE)}{RATE}))",
-                    "{{topic}}",
-                )
-            ],
+            m.RECORDS_PUBLISHED,
+            "topic",
             "mps",
-            span=8,
         ),
-        timeseries_panel(
+        series_per_label(
             "Duplicates recognised",
             "exact: redeliveries dropped; near: kept and linked to the original.",
-            [
-                target(
-                    f"sum by (kind) (rate({sel(m.DEDUPLICATED, INSTANCE)}{RATE}))",
-                    "{{kind}}",
-                )
-            ],
+            m.DEDUPLICATED,
+            "kind",
             "mps",
-            span=8,
         ),
     ]
 
@@ -195,9 +194,10 @@ def latency() -> list[PanelBuilder]:
             "Messages per batch taken from a topic: mean and p99 per stage.",
             [
                 target(
-                    f"sum by (stage) (rate({sel(m.BATCH_SIZE.sum, INSTANCE)}{RATE}))\n/\n"
-                    f"(sum by (stage) (rate({sel(m.BATCH_SIZE.count, INSTANCE)}{RATE}))"
-                    " > 0)",
+                    share(
+                        worker_rate(m.BATCH_SIZE.sum, "stage"),
+                        worker_rate(m.BATCH_SIZE.count, "stage"),
+                    ),
                     "{{stage}} mean",
                 ),
                 target(quantile(0.99, batch, "stage"), "{{stage}} p99"),
@@ -211,7 +211,7 @@ def latency() -> list[PanelBuilder]:
             "every stage waits while it runs (ASCOLTO_GC_YOUNG_THRESHOLD).",
             [
                 target(
-                    f"sum by (instance, generation) (rate({sel(m.GC_PAUSES.sum, INSTANCE)}{RATE}))",
+                    worker_rate(m.GC_PAUSES.sum, "instance, generation"),
                     "{{instance}} gen {{generation}}",
                 )
             ],
@@ -244,10 +244,7 @@ def backlog() -> list[PanelBuilder]:
             "Timelines in each worker's table partitions; evictions after the retention period.",
             [
                 target(sel(m.TIMELINES, INSTANCE), "timelines {{instance}}"),
-                target(
-                    f"60 * sum(rate({sel(m.EVICTED, INSTANCE)}{RATE}))",
-                    "evicted per minute",
-                ),
+                target(f"60 * {worker_rate(m.EVICTED)}", "evicted per minute"),
             ],
             "short",
             span=8,
@@ -257,12 +254,12 @@ def backlog() -> list[PanelBuilder]:
 
 def errors() -> list[PanelBuilder]:
     return [
-        timeseries_panel(
+        series_per_label(
             "Dead letters by stage and reason",
             "Messages sent to the dead-letter topic (alert: DeadLetterSpike).",
-            [target(f"sum by (stage, reason) (rate({DEAD}{RATE}))", "{{stage}} {{reason}}")],
+            m.DEAD_LETTERED,
+            "stage, reason",
             "mps",
-            span=8,
             stack=True,
         ),
         timeseries_panel(
@@ -270,29 +267,18 @@ def errors() -> list[PanelBuilder]:
             "Items refused (retryable 429/5xx, permanent) and bulk requests retried "
             "(alert: ElasticsearchIndexingFailing).",
             [
-                target(
-                    f"sum by (index, kind) (rate({sel(m.BULK_ERRORS, INSTANCE)}{RATE}))",
-                    "{{index}} {{kind}} errors",
-                ),
-                target(
-                    f"sum by (index) (rate({sel(m.BULK_RETRIES, INSTANCE)}{RATE}))",
-                    "{{index}} retries",
-                ),
+                target(worker_rate(m.BULK_ERRORS, "index, kind"), "{{index}} {{kind}} errors"),
+                target(worker_rate(m.BULK_RETRIES, "index"), "{{index}} retries"),
             ],
             "ops",
             span=8,
         ),
-        timeseries_panel(
+        series_per_label(
             "Batch retries by stage",
             "Batches retried after an unexpected failure (left unacknowledged meanwhile).",
-            [
-                target(
-                    f"sum by (stage) (rate({sel(m.BATCH_RETRIES, INSTANCE)}{RATE}))",
-                    "{{stage}}",
-                )
-            ],
+            m.BATCH_RETRIES,
+            "stage",
             "ops",
-            span=8,
         ),
     ]
 
@@ -302,12 +288,7 @@ def ingest() -> list[PanelBuilder]:
         timeseries_panel(
             "Ingest requests by outcome",
             "HTTP requests: accepted, invalid (refused), error (Kafka did not acknowledge).",
-            [
-                target(
-                    f"sum by (outcome) (rate({m.INGEST_REQUEST_SECONDS.count}{RATE}))",
-                    "{{outcome}}",
-                )
-            ],
+            [target(sum_rate(m.INGEST_REQUEST_SECONDS.count, RATE, "outcome"), "{{outcome}}")],
             "reqps",
             span=8,
             stack=True,
@@ -316,16 +297,10 @@ def ingest() -> list[PanelBuilder]:
             "Contacts received, published and refused",
             "Contacts per second at the door.",
             [
-                target(f"sum(rate({m.INGEST_RECEIVED}{RATE}))", "received"),
-                target(
-                    f"sum by (channel) (rate({PUBLISHED}{RATE}))",
-                    "published {{channel}}",
-                ),
-                target(
-                    f"sum by (reason) (rate({m.INGEST_REJECTED}{RATE}))",
-                    "refused {{reason}}",
-                ),
-                target(f"sum(rate({m.INGEST_PUBLISH_ERRORS}{RATE}))", "publish errors"),
+                target(sum_rate(m.INGEST_RECEIVED, RATE), "received"),
+                target(sum_rate(PUBLISHED, RATE, "channel"), "published {{channel}}"),
+                target(sum_rate(m.INGEST_REJECTED, RATE, "reason"), "refused {{reason}}"),
+                target(sum_rate(m.INGEST_PUBLISH_ERRORS, RATE), "publish errors"),
             ],
             "mps",
             span=8,
@@ -345,8 +320,10 @@ def ingest() -> list[PanelBuilder]:
             "Contacts per request: mean and p99.",
             [
                 target(
-                    f"sum(rate({m.INGEST_BATCH_SIZE.sum}{RATE}))\n/\n"
-                    f"(sum(rate({m.INGEST_BATCH_SIZE.count}{RATE})) > 0)",
+                    share(
+                        sum_rate(m.INGEST_BATCH_SIZE.sum, RATE),
+                        sum_rate(m.INGEST_BATCH_SIZE.count, RATE),
+                    ),
                     "mean",
                 ),
                 target(quantile(0.99, m.INGEST_BATCH_SIZE.bucket), "p99"),

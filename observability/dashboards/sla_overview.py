@@ -34,7 +34,15 @@ from observability.dashboards.panels import (
     timeseries_panel,
 )
 from observability.dashboards.sla_targets import ChannelSla, channel_targets, targets_text
-from observability.selectors import COMPLIANCE_OBJECTIVE, RESPONSE_TARGETS, sel
+from observability.selectors import (
+    COMPLIANCE_OBJECTIVE,
+    RESPONSE_TARGETS,
+    grouped,
+    sel,
+    share,
+    sum_increase,
+    sum_rate,
+)
 from streams.sla.policy import Policy
 
 UID = "ascolto-sla-overview"
@@ -83,11 +91,10 @@ def sla_events(event_types: str, *matchers: str) -> str:
 
 def compliance(by: str = "") -> str:
     """met / (met + breached) of response targets over the time picker's range."""
-    group = f" by ({by}) " if by else ""
-    judged = f"sum{group}(increase({sla_events('met|breached', RESPONSE_TARGETS)}{RANGE}))"
-    met = f"sum{group}(increase({sla_events('met', RESPONSE_TARGETS)}{RANGE}))"
+    judged = sum_increase(sla_events("met|breached", RESPONSE_TARGETS), RANGE, by)
+    met = sum_increase(sla_events("met", RESPONSE_TARGETS), RANGE, by)
     # "or judged * 0": a channel with breaches and no met event yet is at 0 %, not missing
-    return f"({met} or {judged} * 0)\n/\n({judged} > 0)"
+    return share(f"({met} or {judged} * 0)", judged)
 
 
 def response_quantile(q: float, by: str = "", window: str = RATE) -> str:
@@ -95,8 +102,7 @@ def response_quantile(q: float, by: str = "", window: str = RATE) -> str:
 
 
 def unanswered_share(by: str = "") -> str:
-    group = f" by ({by}) " if by else ""
-    return f"sum{group}({AWAITING})\n/\n(sum{group}({OPEN}) > 0)"
+    return share(f"sum{grouped(by)}({AWAITING})", f"sum{grouped(by)}({OPEN})")
 
 
 def headline(slas: Sequence[ChannelSla]) -> list[PanelBuilder]:
@@ -126,7 +132,7 @@ def headline(slas: Sequence[ChannelSla]) -> list[PanelBuilder]:
         stat_panel(
             "Response SLA breaches",
             "First/next-response targets breached over the time range.",
-            [target(f"sum(increase({breached}{RANGE}))", instant=True)],
+            [target(sum_increase(breached, RANGE), instant=True)],
             "short",
             span=4,
             steps=[(None, GREEN), (1, ORANGE), (10, RED)],
@@ -157,53 +163,48 @@ def headline(slas: Sequence[ChannelSla]) -> list[PanelBuilder]:
     ]
 
 
+def compliance_bars(title: str, by: str, legend: str, span: int) -> PanelBuilder:
+    return bargauge_panel(
+        title,
+        "met / (met + breached) of response targets over the time range.",
+        [target(compliance(by), legend, instant=True)],
+        "percentunit",
+        span=span,
+        steps=COMPLIANCE_STEPS,
+        max_val=1,
+    )
+
+
+def events_per_hour(event_type: str, title: str, description: str) -> PanelBuilder:
+    """SLA events of one type per hour, stacked bars by channel and target."""
+    per_hour = f"3600 * {sum_rate(sla_events(event_type), RATE, 'channel, target')}"
+    return timeseries_panel(
+        title,
+        description,
+        [target(per_hour, "{{channel}} · {{target}}")],
+        "short",
+        bars=True,
+        stack=True,
+    )
+
+
 def compliance_row(warning_ratio: float) -> list[PanelBuilder]:
     return [
-        bargauge_panel(
-            "Compliance by channel",
-            "met / (met + breached) of response targets over the time range.",
-            [target(compliance("channel"), "{{channel}}", instant=True)],
-            "percentunit",
-            span=8,
-            steps=COMPLIANCE_STEPS,
-            max_val=1,
+        compliance_bars("Compliance by channel", "channel", "{{channel}}", 8),
+        compliance_bars(
+            "Compliance by brand and channel", "brand, channel", "{{brand}} / {{channel}}", 16
         ),
-        bargauge_panel(
-            "Compliance by brand and channel",
-            "met / (met + breached) of response targets over the time range.",
-            [target(compliance("brand, channel"), "{{brand}} / {{channel}}", instant=True)],
-            "percentunit",
-            span=16,
-            steps=COMPLIANCE_STEPS,
-            max_val=1,
-        ),
-        timeseries_panel(
+        events_per_hour(
+            "breached",
             "SLA breaches per hour",
             "Targets breached, per hour, by channel and target (hard_limit: email's 24h; "
             "resolution: conversation open too long).",
-            [
-                target(
-                    f"3600 * sum by (channel, target) (rate({sla_events('breached')}{RATE}))",
-                    "{{channel}} · {{target}}",
-                )
-            ],
-            "short",
-            bars=True,
-            stack=True,
         ),
-        timeseries_panel(
+        events_per_hour(
+            "warning",
             "SLA warnings per hour",
             f"Owed answers past the warning point ({warning_ratio:.0%} of the target) and not "
             "answered: the breaches of the next hour, if nobody acts.",
-            [
-                target(
-                    f"3600 * sum by (channel, target) (rate({sla_events('warning')}{RATE}))",
-                    "{{channel}} · {{target}}",
-                )
-            ],
-            "short",
-            bars=True,
-            stack=True,
         ),
     ]
 
@@ -239,6 +240,12 @@ def response_row(slas: Sequence[ChannelSla]) -> list[PanelBuilder]:
     ]
 
 
+def stacked_by_channel(title: str, description: str, gauge: str) -> PanelBuilder:
+    """A gauge summed per channel, stacked: each channel's part of the whole."""
+    by_channel = target(f"sum by (channel) ({gauge})", "{{channel}}")
+    return timeseries_panel(title, description, [by_channel], "short", span=8, stack=True)
+
+
 def backlog_row(slas: Sequence[ChannelSla]) -> list[PanelBuilder]:
     oldest = bargauge_panel(
         "Oldest waiting, by brand and channel",
@@ -264,41 +271,18 @@ def backlog_row(slas: Sequence[ChannelSla]) -> list[PanelBuilder]:
             span=8,
             steps=UNANSWERED_SHARE_STEPS,
         ),
-        timeseries_panel(
-            "Open conversations by channel",
-            "Conversations neither closed nor resolved.",
-            [
-                target(
-                    f"sum by (channel) ({OPEN})",
-                    "{{channel}}",
-                )
-            ],
-            "short",
-            span=8,
-            stack=True,
+        stacked_by_channel(
+            "Open conversations by channel", "Conversations neither closed nor resolved.", OPEN
         ),
-        timeseries_panel(
+        stacked_by_channel(
             "Unanswered messages by channel",
             "Customer messages owed an answer and not answered yet.",
-            [
-                target(
-                    f"sum by (channel) ({UNANSWERED})",
-                    "{{channel}}",
-                )
-            ],
-            "short",
-            span=8,
-            stack=True,
+            UNANSWERED,
         ),
         timeseries_panel(
             "Oldest waiting by channel",
             "Age of the oldest message still owed an answer (SLA clock).",
-            [
-                target(
-                    f"max by (channel) ({OLDEST})",
-                    "{{channel}}",
-                )
-            ],
+            [target(f"max by (channel) ({OLDEST})", "{{channel}}")],
             "s",
             height=10,
         ),
@@ -313,20 +297,14 @@ def inbound_row() -> list[PanelBuilder]:
         piechart_panel(
             "Sentiment mix, over the range",
             "Inbound customer messages by sentiment.",
-            [
-                target(
-                    f"sum by (sentiment) (increase({inbound}{RANGE}))",
-                    "{{sentiment}}",
-                    instant=True,
-                )
-            ],
+            [target(sum_increase(inbound, RANGE, "sentiment"), "{{sentiment}}", instant=True)],
             "short",
             colors=SENTIMENT_COLORS,
         ),
         timeseries_panel(
             "Inbound messages by sentiment",
             "Customer messages per minute.",
-            [target(f"60 * sum by (sentiment) (rate({inbound}{RATE}))", "{{sentiment}}")],
+            [target(f"60 * {sum_rate(inbound, RATE, 'sentiment')}", "{{sentiment}}")],
             "cpm",
             span=8,
             stack=True,
@@ -336,8 +314,7 @@ def inbound_row() -> list[PanelBuilder]:
             "Share of a brand's inbound messages read as negative (alert: NegativeSentimentSurge).",
             [
                 target(
-                    f"sum by (brand) (rate({negative}{RATE}))\n/\n"
-                    f"(sum by (brand) (rate({inbound}{RATE})) > 0)",
+                    share(sum_rate(negative, RATE, "brand"), sum_rate(inbound, RATE, "brand")),
                     "{{brand}}",
                 )
             ],
@@ -362,7 +339,7 @@ def inbound_row() -> list[PanelBuilder]:
         timeseries_panel(
             "Inbound messages by priority",
             "Customer messages per minute, by the priority the pipeline assigned.",
-            [target(f"60 * sum by (priority) (rate({inbound}{RATE}))", "{{priority}}")],
+            [target(f"60 * {sum_rate(inbound, RATE, 'priority')}", "{{priority}}")],
             "cpm",
             stack=True,
         ),

@@ -126,6 +126,18 @@ class Progress:
 ProgressCallback = Callable[[Progress], None]
 
 
+class ReadOptions(TypedDict, total=False):
+    """The keyword options of a read function; each importer documents its defaults.
+
+    on_progress: called with a `Progress` every progress_every rows and at the end;
+    keep_repeats: an id seen again yields the same contact again instead of a `Refused`.
+    """
+
+    on_progress: ProgressCallback | None
+    progress_every: int
+    keep_repeats: bool
+
+
 def epoch_millis(moment: datetime) -> int:
     """UTC epoch milliseconds; a naive datetime is taken as UTC."""
     if moment.tzinfo is None:

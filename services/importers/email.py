@@ -17,6 +17,7 @@ from email.message import EmailMessage, Message
 from email.utils import getaddresses, parsedate_to_datetime
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import Unpack
 
 from ascolto.validation import MAX_ATTRIBUTE_CHARS, MAX_BODY_CHARS, MAX_SUBJECT_CHARS
 from services.importers.common import (
@@ -25,6 +26,7 @@ from services.importers.common import (
     Direction,
     Progress,
     ProgressCallback,
+    ReadOptions,
     Refused,
     Rows,
     contact,
@@ -281,19 +283,12 @@ def parse_message(raw: bytes, agents: AgentDirectory) -> Contact:
 # --- archives ------------------------------------------------------------------------------
 
 
-def read_mbox(
-    path: str | os.PathLike[str],
-    agents: Mapping[str, str] | AgentDirectory,
-    *,
-    on_progress: ProgressCallback | None = None,
-    progress_every: int = 100,
-    keep_repeats: bool = False,
-) -> Rows:
+Agents = Mapping[str, str] | AgentDirectory
+
+
+def read_mbox(path: str | os.PathLike[str], agents: Agents, **options: Unpack[ReadOptions]) -> Rows:
     """Contacts of an mbox file in file order; row = message number (1-based)."""
-    directory = agents if isinstance(agents, AgentDirectory) else AgentDirectory(agents)
-    size = os.path.getsize(path)
-    items = _mbox_messages(path)
-    return Rows(_read(items, directory, size, on_progress, progress_every, keep_repeats))
+    return _rows(_mbox_messages(path), os.path.getsize(path), agents, options)
 
 
 def _mbox_messages(path: str | os.PathLike[str]) -> Iterator[tuple[None, bytes]]:
@@ -306,18 +301,12 @@ def _mbox_messages(path: str | os.PathLike[str]) -> Iterator[tuple[None, bytes]]
 
 
 def read_eml_folder(
-    path: str | os.PathLike[str],
-    agents: Mapping[str, str] | AgentDirectory,
-    *,
-    on_progress: ProgressCallback | None = None,
-    progress_every: int = 100,
-    keep_repeats: bool = False,
+    path: str | os.PathLike[str], agents: Agents, **options: Unpack[ReadOptions]
 ) -> Rows:
     """Contacts of the .eml files under a folder (recursively, sorted by relative path).
 
     row = the file's number in that order; Refused.ref names the file.
     """
-    directory = agents if isinstance(agents, AgentDirectory) else AgentDirectory(agents)
     root = Path(path)
     files = sorted(
         (p for p in root.rglob("*") if p.is_file() and p.suffix.lower() == ".eml"),
@@ -325,16 +314,26 @@ def read_eml_folder(
     )
     size = sum(p.stat().st_size for p in files)
     items = ((p.relative_to(root).as_posix(), p.read_bytes()) for p in files)
-    return Rows(_read(items, directory, size, on_progress, progress_every, keep_repeats))
+    return _rows(items, size, agents, options)
 
 
-def read_mail(
-    path: str | os.PathLike[str], agents: Mapping[str, str] | AgentDirectory, **options: object
+def read_mail(path: str | os.PathLike[str], agents: Agents, **options: Unpack[ReadOptions]) -> Rows:
+    """`read_eml_folder` for a folder, `read_mbox` for a file.
+
+    Options (`ReadOptions`): progress every 100 messages unless progress_every says
+    otherwise; a Message-ID seen again is refused as a repeat unless keep_repeats.
+    """
+    read = read_eml_folder if Path(path).is_dir() else read_mbox
+    return read(path, agents, **options)
+
+
+def _rows(
+    items: Iterable[tuple[str | None, bytes]], size: int, agents: Agents, options: ReadOptions
 ) -> Rows:
-    """`read_eml_folder` for a folder, `read_mbox` for a file."""
-    if Path(path).is_dir():
-        return read_eml_folder(path, agents, **options)  # type: ignore[arg-type]
-    return read_mbox(path, agents, **options)  # type: ignore[arg-type]
+    directory = agents if isinstance(agents, AgentDirectory) else AgentDirectory(agents)
+    on_progress, every = options.get("on_progress"), options.get("progress_every", 100)
+    keep_repeats = options.get("keep_repeats", False)
+    return Rows(_read(items, directory, size, on_progress, every, keep_repeats))
 
 
 def _item(row: int, ref: str | None, raw: bytes, agents: AgentDirectory) -> Contact | Refused:

@@ -30,6 +30,7 @@ from streams.rules.intent import (
     Intent,
     IntentMatcher,
     RuleError,
+    check_keys,
     parse_asks_customer,
     parse_intents,
     prepare,
@@ -82,14 +83,7 @@ class Rules:
 def parse_rules(raw: object, source: str) -> Rules:
     """Rules from the parsed YAML document; ConfigError naming `source` if invalid."""
     try:
-        if not isinstance(raw, Mapping):
-            raise RuleError("the file must be a mapping with keys " + ", ".join(sorted(_TOP_KEYS)))
-        unknown = sorted(str(k) for k in raw if k not in _TOP_KEYS)
-        if unknown:
-            raise RuleError(
-                f"unknown top-level key(s) {', '.join(unknown)} "
-                f"(allowed: {', '.join(sorted(_TOP_KEYS))})"
-            )
+        raw = check_keys(raw, _TOP_KEYS, "")
         if raw.get("version") != _VERSION:
             raise RuleError(f"version must be {_VERSION}, got {raw.get('version')!r}")
         return Rules(

@@ -49,6 +49,23 @@ class RuleError(ValueError):
     """An invalid rule; the message names where (e.g. "intents[2] (billing)") and what."""
 
 
+def check_keys(raw: object, allowed: frozenset[str], where: str) -> Mapping[str, object]:
+    """`raw` if it is a mapping with no key outside `allowed`, else a RuleError.
+
+    where: the section's place in the rules file ("priority", "intents[2] (billing)"), or ""
+    for the file's top level.
+    """
+    keys = ", ".join(sorted(allowed))
+    if not isinstance(raw, Mapping):
+        what = where or "the file"
+        raise RuleError(f"{what} must be a mapping with keys {keys}, got {type(raw).__name__}")
+    unknown = ", ".join(sorted(str(k) for k in raw if k not in allowed))
+    if unknown:
+        scope = f"{where}: unknown" if where else "unknown top-level"
+        raise RuleError(f"{scope} key(s) {unknown} (allowed: {keys})")
+    return raw
+
+
 # -- text normalisation -------------------------------------------------------------------
 
 _QUOTES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'", "`": "'"})
@@ -186,17 +203,6 @@ def _terms(raw: Mapping[str, object], where: str) -> Terms:
     return Terms(keywords, tuple(fold(p) for _, p in patterns))
 
 
-def _check_keys(raw: object, allowed: frozenset[str], where: str) -> Mapping[str, object]:
-    if not isinstance(raw, Mapping):
-        raise RuleError(f"{where} must be a mapping, got {type(raw).__name__}")
-    unknown = sorted(str(k) for k in raw if k not in allowed)
-    if unknown:
-        raise RuleError(
-            f"{where}: unknown key(s) {', '.join(unknown)} (allowed: {', '.join(sorted(allowed))})"
-        )
-    return raw
-
-
 @dataclass(frozen=True)
 class IntentRule:
     name: Intent
@@ -214,7 +220,7 @@ def parse_intents(raw: object) -> list[IntentRule]:
     for i, entry in enumerate(raw):
         name = entry.get("name") if isinstance(entry, Mapping) else None
         where = f"intents[{i}]" + (f" ({name})" if name else "")
-        entry = _check_keys(entry, _INTENT_KEYS, where)
+        entry = check_keys(entry, _INTENT_KEYS, where)
         if name not in INTENTS or name == FALLBACK:
             allowed = ", ".join(n for n in INTENTS if n != FALLBACK)
             raise RuleError(f"{where}: name must be one of {allowed}, got {name!r}")
@@ -344,11 +350,11 @@ class AsksCustomerMatcher:
 
 def parse_asks_customer(raw: object) -> AsksCustomerMatcher:
     """The `asks_customer:` section of the rules file."""
-    raw = _check_keys(raw, _ASKS_KEYS, "asks_customer")
+    raw = check_keys(raw, _ASKS_KEYS, "asks_customer")
     where = "asks_customer.requests"
-    requests = _terms(_check_keys(raw.get("requests"), _TERMS_KEYS, where), where)
+    requests = _terms(check_keys(raw.get("requests"), _TERMS_KEYS, where), where)
     if not requests:
         raise RuleError(f"{where}: has no keywords or patterns")
     where = "asks_customer.ignore"
-    ignore = _terms(_check_keys(raw.get("ignore") or {}, _TERMS_KEYS, where), where)
+    ignore = _terms(check_keys(raw.get("ignore") or {}, _TERMS_KEYS, where), where)
     return AsksCustomerMatcher(requests, ignore)

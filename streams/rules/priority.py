@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final, Literal
 
-from streams.rules.intent import INTENTS, RuleError
+from streams.rules.intent import INTENTS, RuleError, check_keys
 
 Visibility = Literal["public", "private"]
 Priority = Literal["P1", "P2", "P3", "P4"]
@@ -89,13 +89,7 @@ def _points(raw: object, where: str, required: tuple[str, ...], extra_ok: bool) 
 
 def parse_priority(raw: object) -> PriorityTable:
     """The `priority:` section of the rules file."""
-    if not isinstance(raw, Mapping):
-        raise RuleError("priority must be a mapping with keys " + ", ".join(sorted(_KEYS)))
-    unknown = sorted(str(k) for k in raw if k not in _KEYS)
-    if unknown:
-        raise RuleError(
-            f"priority: unknown key(s) {', '.join(unknown)} (allowed: {', '.join(sorted(_KEYS))})"
-        )
+    raw = check_keys(raw, _KEYS, "priority")
     bands = _points(raw.get("bands"), "priority.bands", ("p1", "p2", "p3"), extra_ok=False)
     if not bands["p1"] > bands["p2"] > bands["p3"]:
         raise RuleError(f"priority.bands: need P1 > P2 > P3, got {bands}")

@@ -18,10 +18,10 @@ those three always resolve; hard_limit applies only where some rule sets it.
 from __future__ import annotations
 
 import io
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
@@ -32,6 +32,8 @@ from streams.sla.syntax import DAYS, parse_date, parse_days, parse_duration, par
 
 DEFAULT_WARNING_RATIO = 0.75
 REQUIRED_DEFAULT_KINDS: tuple[TargetKind, ...] = ("first_response", "next_response", "resolution")
+
+_T = TypeVar("_T")
 
 
 class PolicyError(ValueError):
@@ -180,6 +182,14 @@ class _Problems:
     def add(self, where: str, message: str) -> None:
         self.items.append(f"{self.source}: {where + ': ' if where else ''}{message}")
 
+    def parsed(self, parse: Callable[[Any], _T], value: Any, where: str) -> _T | None:
+        """parse(value), or None with the parser's complaint added at `where`."""
+        try:
+            return parse(value)
+        except ValueError as exc:
+            self.add(where, str(exc))
+            return None
+
     def unknown_keys(self, where: str, data: dict[Any, Any], allowed: set[str]) -> None:
         for key in data:
             if key not in allowed:
@@ -299,10 +309,9 @@ def _targets(raw: Any, where: str, problems: _Problems) -> dict[TargetKind, int]
         if kind not in TARGET_KINDS:
             problems.add(f"{where}, field 'targets'", f"unknown target {kind!r}; use {kinds}")
             continue
-        try:
-            targets[kind] = parse_duration(value)
-        except ValueError as exc:
-            problems.add(f"{where}, field 'targets.{kind}'", str(exc))
+        seconds = problems.parsed(parse_duration, value, f"{where}, field 'targets.{kind}'")
+        if seconds is not None:
+            targets[kind] = seconds
     return targets
 
 
@@ -363,10 +372,9 @@ def _calendar(where: str, raw: Any, problems: _Problems) -> BusinessHours | None
         problems.add(f"{where}, field 'holidays'", "expected a list of dates like 2025-12-25")
         raw_holidays = []
     for i, value in enumerate(raw_holidays):
-        try:
-            holidays.add(parse_date(value))
-        except ValueError as exc:
-            problems.add(f"{where}, field 'holidays[{i}]'", str(exc))
+        holiday = problems.parsed(parse_date, value, f"{where}, field 'holidays[{i}]'")
+        if holiday is not None:
+            holidays.add(holiday)
     if len(problems.items) > count or not isinstance(zone, str):
         return None
     try:
@@ -384,10 +392,8 @@ def _weekly(raw: Any, where: str, problems: _Problems) -> tuple[Hours, ...]:
     week: list[list[tuple[int, int]]] = [[] for _ in DAYS]
     given_by: dict[int, str] = {}
     for spec, ranges in raw.items():
-        try:
-            days = parse_days(spec)
-        except ValueError as exc:
-            problems.add(f"{where}, field 'weekly.{spec}'", str(exc))
+        days = problems.parsed(parse_days, spec, f"{where}, field 'weekly.{spec}'")
+        if days is None:
             continue
         for day in days:
             if day in given_by:
@@ -397,10 +403,8 @@ def _weekly(raw: Any, where: str, problems: _Problems) -> tuple[Hours, ...]:
                 )
             given_by.setdefault(day, spec)
         for i, text in enumerate(ranges if isinstance(ranges, list) else [ranges]):
-            try:
-                hours = parse_hours(text)
-            except ValueError as exc:
-                problems.add(f"{where}, field 'weekly.{spec}[{i}]'", str(exc))
+            hours = problems.parsed(parse_hours, text, f"{where}, field 'weekly.{spec}[{i}]'")
+            if hours is None:
                 continue
             for day in days:
                 week[day].append(hours)
