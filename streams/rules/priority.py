@@ -9,7 +9,7 @@ where sentiment is the label, or "unmeasured" for languages sentiment does not c
 and the score falls into a band: P1 if score >= bands.P1, else P2 if >= bands.P2, else P3 if
 >= bands.P3, else P4. Because the score is a sum, raising one factor (public instead of
 private, vip instead of standard) never lowers the priority; whether it raises it by a band
-depends on the table, and tests/unit/test_enrich.py checks the properties the business asks
+depends on the table, and tests/unit/test_enrich_priority.py checks the properties the business asks
 for on the shipped table.
 """
 
