@@ -227,7 +227,7 @@ class WorkerSettings:
         "How long a batch waits to fill: latency per stage (three stages).",
         minimum=0,
     )
-    # streams.fetch_wait: a contact can wait behind such a fetch for that long.
+    # streams.faust_ext: a contact can wait behind such a fetch for that long.
     fetch_max_wait_s: float = _env(
         "ASCOLTO_FETCH_MAX_WAIT_S",
         0.05,

@@ -133,7 +133,7 @@ class Indexer:
             session_timeout_ms=10_000,
             heartbeat_interval_ms=2_000,
             max_partition_fetch_bytes=4 * 1024 * 1024,
-            # one fetch in flight, and the topics without news can hold it (streams.fetch_wait)
+            # one fetch in flight, and the topics without news can hold it (streams.faust_ext)
             fetch_max_wait_ms=round(w.fetch_max_wait_s * 1000),
         )
         producer = AIOKafkaProducer(bootstrap_servers=k.bootstrap, acks="all")
