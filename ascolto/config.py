@@ -15,6 +15,7 @@ from pathlib import Path
 
 from ascolto.defaults import DEFAULTS_DIR
 from ascolto.event_loop import EVENT_LOOPS, EventLoop
+from ascolto.secret import Secret
 from ascolto.settings_table import ConfigError, Declarations
 
 __all__ = ["CONFIG_DIR", "DECLARED", "ROOT", "ConfigError", "Settings"]
@@ -44,6 +45,64 @@ DECLARED.declare(
 )
 
 
+# Secured connections: ascolto.clients turns these into each client library's options; a
+# secret is also read from the file its `_FILE` variable names (a mounted Kubernetes secret).
+KAFKA_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
+SASL_MECHANISMS = ("SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN")
+
+
+@dataclass(frozen=True)
+class KafkaSecurity:
+    """Kafka: secured connections"""
+
+    protocol: str = _env(
+        "ASCOLTO_KAFKA_SECURITY_PROTOCOL",
+        "PLAINTEXT",
+        "How every client connects to Kafka: `SASL_*` authenticate a user, `*SSL` use TLS.",
+        choices=KAFKA_PROTOCOLS,
+    )
+    sasl_mechanism: str = _env(
+        "ASCOLTO_KAFKA_SASL_MECHANISM", "SCRAM-SHA-512", "SASL mechanism.", choices=SASL_MECHANISMS
+    )
+    sasl_username: str = _env("ASCOLTO_KAFKA_SASL_USERNAME", "", "SASL user.")
+    sasl_password: Secret = _env(
+        "ASCOLTO_KAFKA_SASL_PASSWORD",
+        Secret(),
+        "SASL password; or `ASCOLTO_KAFKA_SASL_PASSWORD_FILE`, a file holding it.",
+    )
+    ssl_cafile: str = _env(
+        "ASCOLTO_KAFKA_SSL_CAFILE",
+        "",
+        "PEM CA bundle the brokers' certificates are checked against (empty: the system's).",
+    )
+    ssl_certfile: str = _env(
+        "ASCOLTO_KAFKA_SSL_CERTFILE", "", "PEM client certificate (mutual TLS)."
+    )
+    ssl_keyfile: str = _env(
+        "ASCOLTO_KAFKA_SSL_KEYFILE", "", "PEM key of the client certificate (mutual TLS)."
+    )
+
+
+@dataclass(frozen=True)
+class ElasticSecurity:
+    """Elasticsearch: secured connections"""
+
+    api_key: Secret = _env(
+        "ASCOLTO_ES_API_KEY",
+        Secret(),
+        "API key (the encoded form); or `ASCOLTO_ES_API_KEY_FILE`, a file holding it.",
+    )
+    username: str = _env("ASCOLTO_ES_USERNAME", "", "User for basic authentication.")
+    password: Secret = _env(
+        "ASCOLTO_ES_PASSWORD",
+        Secret(),
+        "Its password; or `ASCOLTO_ES_PASSWORD_FILE`, a file holding it.",
+    )
+    ca_certs: str = _env(
+        "ASCOLTO_ES_CA_CERTS", "", "PEM CA bundle for an `https` URL (empty: the system's)."
+    )
+
+
 @dataclass(frozen=True)
 class KafkaSettings:
     """Kafka"""
@@ -54,9 +113,28 @@ class KafkaSettings:
     topic_prefix: str = _env(
         "ASCOLTO_TOPIC_PREFIX", "", "Prefix of every topic's name (tests and bench runs)."
     )
+    # 12: even spreads over 1, 2, 3, 4, 6 and 12 workers, at little cost on a 2-core machine
+    # (docs/deploying.md#sizing).
     partitions: int = _env(
-        "ASCOLTO_PARTITIONS", 4, "Partitions of each topic the services create.", minimum=1
+        "ASCOLTO_PARTITIONS",
+        12,
+        "Partitions of each topic the services create: the most workers a group can use.",
+        minimum=1,
     )
+    replication_factor: int = _env(
+        "ASCOLTO_REPLICATION_FACTOR",
+        1,
+        "Replicas of each topic's partitions (at most the brokers; 3 on a cluster).",
+        minimum=1,
+    )
+    min_insync_replicas: int = _env(
+        "ASCOLTO_MIN_INSYNC_REPLICAS",
+        1,
+        "Replicas that must hold a record before it is acknowledged: each topic's "
+        "`min.insync.replicas` (at most the replication factor; 2 of 3 on a cluster).",
+        minimum=1,
+    )
+    security: KafkaSecurity = field(default_factory=KafkaSecurity)
 
     def topic(self, name: str) -> str:
         return f"{self.topic_prefix}{name}"
@@ -104,7 +182,20 @@ class ElasticSettings:
     bulk_max_actions: int = _env(
         "ASCOLTO_ES_BULK_MAX_ACTIONS", 2000, "Documents per bulk request at most.", minimum=1
     )
+    shards: int = _env(
+        "ASCOLTO_ES_SHARDS",
+        1,
+        "Primary shards of each index setup creates (fixed once the index exists).",
+        minimum=1,
+    )
+    replicas: int = _env(
+        "ASCOLTO_ES_REPLICAS",
+        0,
+        "Replicas of each index's shards (at most the data nodes less one; 1 on a cluster).",
+        minimum=0,
+    )
     bulk_max_retries: int = 8
+    security: ElasticSecurity = field(default_factory=ElasticSecurity)
     # Index-time refresh: 1 s is Elasticsearch's own default; "searchable" means after it.
     refresh_interval: str = "1s"
 
@@ -216,6 +307,13 @@ class WorkerSettings:
     )
     store: str = _env(
         "ASCOLTO_TABLE_STORE", "memory://", "Faust table store (`memory://` or `rocksdb://`)."
+    )
+    standby_replicas: int = _env(
+        "ASCOLTO_STANDBY_REPLICAS",
+        0,
+        "Faust's table standby replicas: other workers that also read each table partition's "
+        "changelog (docs/deploying.md#sizing).",
+        minimum=0,
     )
     batch_size: int = _env(
         "ASCOLTO_BATCH_SIZE", 2000, "Records one stage takes at a time at most.", minimum=1
@@ -341,7 +439,24 @@ DECLARED.declare(
 DECLARED.declare(
     "ASCOLTO_KAFKA_CONTROLLER_PORT", 19093, "Kafka's KRaft controller port.", STACK, **PORT
 )
-DECLARED.declare("ASCOLTO_KAFKA_HEAP", "512m", "Kafka's JVM heap.", STACK)
+DECLARED.declare(
+    "ASCOLTO_KAFKA_SASL_SSL_PORT", 19096, "Kafka's SASL_SSL (SCRAM) listener.", STACK, **PORT
+)
+DECLARED.declare(
+    "ASCOLTO_KAFKA_SSL_PORT", 19097, "Kafka's TLS listener (client certificates).", STACK, **PORT
+)
+DECLARED.declare(
+    "ASCOLTO_KAFKA_HEAP", "512m", "Kafka's JVM heap (each node's, in a cluster).", STACK
+)
+DECLARED.declare(
+    "ASCOLTO_KAFKA_BROKERS",
+    1,
+    "Kafka brokers the stack runs: 3 starts a KRaft cluster (replication factor 3, "
+    "`min.insync.replicas` 2) on ports `ASCOLTO_KAFKA_PORT` + 0, 10, 20 "
+    "(docs/deploying.md#a-local-cluster).",
+    STACK,
+    choices=("1", "3"),
+)
 DECLARED.declare("ASCOLTO_KAFKA_VERSION", "3.9.1", "Apache Kafka's version.", STACK, pinned=True)
 DECLARED.declare(
     "ASCOLTO_ES_TRANSPORT_PORT", 19300, "Elasticsearch's transport port.", STACK, **PORT

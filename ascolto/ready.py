@@ -9,6 +9,7 @@ import json
 import sys
 import urllib.request
 
+from ascolto.clients import kafka_options
 from ascolto.config import Settings
 
 
@@ -21,7 +22,7 @@ def kafka(settings: Settings) -> bool:
     from kafka import KafkaAdminClient
 
     admin = KafkaAdminClient(
-        bootstrap_servers=settings.kafka.bootstrap, request_timeout_ms=3000, client_id="ready"
+        **kafka_options(settings.kafka), request_timeout_ms=3000, client_id="ready"
     )
     try:
         admin.list_topics()
@@ -39,18 +40,21 @@ def prometheus(settings: Settings) -> bool:
     return _get(f"{settings.prometheus_url}/-/ready") is not None
 
 
+def _ready(host: str, port: int) -> bool:
+    """The process's /readyz (streams.health): its checks pass; a 503 raises."""
+    return json.loads(_get(f"http://{host}:{port}/readyz"))["ready"] is True
+
+
 def ingest(settings: Settings) -> bool:
-    return json.loads(_get(f"http://{settings.ingest.host}:{settings.ingest.port}/healthz"))["ok"]
+    return _ready(settings.ingest.host, settings.ingest.port)
 
 
 def worker(settings: Settings) -> bool:
-    w = settings.worker
-    return b"ascolto_" in _get(f"http://{w.web_host}:{w.web_port}/metrics")
+    return _ready(settings.worker.web_host, settings.worker.web_port)
 
 
 def indexer(settings: Settings) -> bool:
-    w = settings.worker
-    return b"ascolto_" in _get(f"http://{w.web_host}:{w.indexer_web_port}/metrics")
+    return _ready(settings.worker.web_host, settings.worker.indexer_web_port)
 
 
 PROBES = {f.__name__: f for f in (kafka, elasticsearch, prometheus, ingest, worker, indexer)}

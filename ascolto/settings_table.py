@@ -18,6 +18,7 @@ from string import Template
 from typing import Any, Final, TypeVar
 
 from ascolto.defaults import DEFAULTS_DIR
+from ascolto.secret import Secret
 
 T = TypeVar("T")
 D = TypeVar("D")
@@ -34,7 +35,11 @@ KINDS: Final[dict[type, str]] = {
     bool: "true/false",
     Path: "path",
     tuple: "comma-separated list",
+    Secret: "secret (or `_FILE`)",
 }
+# A secret setting is also read from the file that its variable with this suffix names
+# (Kubernetes mounts secrets as files).
+FILE_SUFFIX: Final = "_FILE"
 
 
 class ConfigError(ValueError):
@@ -64,6 +69,8 @@ class Setting:
 
     def raw(self, env: Mapping[str, str], declared: Mapping[str, Setting]) -> str:
         """The variable's text: as set in ``env``, or the default with its references read."""
+        if self.kind is Secret and self.env + FILE_SUFFIX in env:
+            return _read_secret_file(self.env, env)
         if self.env in env:
             return env[self.env]
         return resolve(self.default, env, declared)
@@ -77,6 +84,8 @@ class Setting:
             return _flag(self.env, raw)
         if self.kind is tuple:
             return tuple(item.strip() for item in raw.split(",") if item.strip())
+        if self.kind is Secret:  # no check that could print it
+            return Secret(raw)
         if self.kind is Path:
             return Path(raw)
         if self.choices and raw not in self.choices:
@@ -189,7 +198,25 @@ def _as_text(default: object) -> str:
         return str(default).lower()
     if isinstance(default, tuple):
         return ",".join(default)
+    if isinstance(default, Secret):
+        return default.reveal()
     return str(default)
+
+
+def _read_secret_file(env_name: str, env: Mapping[str, str]) -> str:
+    """The file's text without its final line break; a one-line ConfigError (naming the
+    variable, never the value) when it cannot be read or both variables are set."""
+    file_env = env_name + FILE_SUFFIX
+    path = env[file_env]
+    if env_name in env:
+        raise ConfigError(f"{env_name} and {file_env} are both set: set one of them")
+    try:
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = getattr(exc, "strerror", None) or type(exc).__name__
+        raise ConfigError(f"{file_env}={path!r}: cannot read it ({reason})") from None
+    return text.removesuffix("\n").removesuffix("\r")
 
 
 def _flag(env: str, value: str) -> bool:

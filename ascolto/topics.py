@@ -1,14 +1,21 @@
-"""Creates Ascolto's Kafka topics with their partitions and configs (idempotent)."""
+"""Creates Ascolto's Kafka topics with their partitions, replicas and configs (idempotent)."""
 
 from __future__ import annotations
 
+import logging
+
 from kafka import KafkaAdminClient
-from kafka.admin import NewTopic
+from kafka.admin import ConfigResource, ConfigResourceType, NewTopic
 from kafka.errors import TopicAlreadyExistsError
 
-from ascolto.config import ConfigError, KafkaSettings
+from ascolto import sizing
+from ascolto.clients import kafka_options
+from ascolto.config import KafkaSettings
+
+log = logging.getLogger("ascolto.setup")
 
 WEEK_MS = str(7 * 24 * 3600 * 1000)
+MIN_INSYNC = "min.insync.replicas"
 
 # The worker's faust tables (streams.app), whose changelog topics faust names after them.
 DIRECTORY_TABLE = "customer-directory"
@@ -43,22 +50,28 @@ def changelog_specs(app_id: str) -> dict[str, dict[str, str]]:
 
 def ensure_topics(k: KafkaSettings, app_id: str | None = None) -> list[str]:
     """Create missing topics, and the changelogs of the worker group ``app_id`` if given;
-    return the names created."""
+    return the names created. Refuses settings the cluster or the existing topics cannot
+    hold (ascolto.sizing); sets ``min.insync.replicas`` on existing topics that differ."""
     specs = topic_specs(k) | (changelog_specs(app_id) if app_id else {})
-    admin = KafkaAdminClient(bootstrap_servers=k.bootstrap, client_id="ascolto-setup")
+    durability = {MIN_INSYNC: str(k.min_insync_replicas)}
+    admin = KafkaAdminClient(**kafka_options(k), client_id="ascolto-setup")
     try:
+        for warning in sizing.check_kafka(k, len(admin.describe_cluster()["brokers"])):
+            log.warning("%s", warning)
         existing = set(admin.list_topics())
-        _check_partitions(admin, [name for name in specs if name in existing], k.partitions)
-        missing = [
-            NewTopic(name, num_partitions=k.partitions, replication_factor=1, topic_configs=cfg)
-            for name, cfg in specs.items()
-            if name not in existing
-        ]
+        found = [name for name in specs if name in existing]
+        sizing.check_topics(k, _shapes(admin, found))
+        _set_min_insync(admin, found, durability[MIN_INSYNC])
         created: list[str] = []
-        for topic in missing:
+        for name, cfg in specs.items():
+            if name in existing:
+                continue
+            topic = NewTopic(
+                name, k.partitions, k.replication_factor, topic_configs=cfg | durability
+            )
             try:
                 admin.create_topics([topic])
-                created.append(topic.name)
+                created.append(name)
             except TopicAlreadyExistsError:
                 pass
         return created
@@ -66,19 +79,35 @@ def ensure_topics(k: KafkaSettings, app_id: str | None = None) -> list[str]:
         admin.close()
 
 
-def _check_partitions(admin: KafkaAdminClient, names: list[str], expected: int) -> None:
-    """Topics made with another partition count: the worker maps customers to partitions
-    by ASCOLTO_PARTITIONS, and would drop the timelines it took for another worker's."""
+def _shapes(admin: KafkaAdminClient, names: list[str]) -> dict[str, sizing.TopicShape]:
+    if not names:
+        return {}
+    return {
+        t["name"]: sizing.TopicShape(
+            partitions=len(t["partitions"]),
+            replicas=min(len(p["replica_nodes"]) for p in t["partitions"]),
+        )
+        for t in admin.describe_topics(names)
+    }
+
+
+def _set_min_insync(admin: KafkaAdminClient, names: list[str], wanted: str) -> None:
+    """Set ``min.insync.replicas`` on the topics whose effective value differs (a topic made
+    before the setting has the broker's), incrementally: their other configs stay. A refusal
+    (no AlterConfigs permission, say) is a warning: the topics work, with the old value."""
     if not names:
         return
-    wrong = {
-        t["name"]: len(t["partitions"])
-        for t in admin.describe_topics(names)
-        if len(t["partitions"]) != expected
-    }
-    if wrong:
-        found = ", ".join(f"{name} has {n}" for name, n in sorted(wrong.items()))
-        raise ConfigError(
-            f"ASCOLTO_PARTITIONS={expected}, but {found}: set ASCOLTO_PARTITIONS to the "
-            "topics' count (changing it needs new topics and a replay)"
-        )
+    asked = {MIN_INSYNC: None}
+    resources = [ConfigResource(ConfigResourceType.TOPIC, n, configs=dict(asked)) for n in names]
+    described = admin.describe_configs(resources, config_filter="all")["topic"]
+    differ = [n for n in names if described[n][MIN_INSYNC]["value"] != wanted]
+    if not differ:
+        return
+    log.warning("setting %s=%s on %s", MIN_INSYNC, wanted, ", ".join(differ))
+    results = admin.alter_configs(
+        [ConfigResource(ConfigResourceType.TOPIC, n, configs={MIN_INSYNC: wanted}) for n in differ],
+        incremental=True,
+    )["topic"]
+    for name, result in sorted(results.items()):
+        if result != "OK":
+            log.warning("%s of %s not set: %s (kafka-configs.sh --alter)", MIN_INSYNC, name, result)

@@ -25,6 +25,8 @@ from elasticsearch import Elasticsearch
 from elasticsearch.helpers import scan
 from kafka import KafkaProducer
 
+from ascolto.clients import elasticsearch_options, kafka_options
+from ascolto.config import ElasticSettings, KafkaSettings
 from ascolto.search import TEMPLATE_DIR
 from ascolto.validation import InvalidContact, validate
 from schemas import codec
@@ -33,7 +35,6 @@ from streams.sinks.elastic import BULK_RESPONSE_FIELDS, async_client
 
 ES_CHUNK = 5000  # documents per bulk request (see --es-sweep)
 ES_WORKERS = 3  # bulk requests in flight
-PARTITIONS = 4
 
 
 def valid_contacts(contacts: Iterable[dict[str, Any]], now_ms: int) -> Iterator[dict[str, Any]]:
@@ -82,13 +83,13 @@ def _bulk_bodies(index: str, docs: list[tuple[str, bytes, int]], chunk: int) -> 
 
 
 async def _bulk_load(
-    url: str, index: str, docs: list[tuple[str, bytes, int]], chunk: int, workers: int
+    e: ElasticSettings, index: str, docs: list[tuple[str, bytes, int]], chunk: int, workers: int
 ) -> int:
     """Index every document with ``workers`` bulk requests in flight; return item errors."""
     errors = 0
     bodies = iter(_bulk_bodies(index, docs, chunk))
     # the worker's client and response filter: the ceiling gets every trick the pipeline has
-    es = async_client(url, request_timeout=120, max_retries=3, retry_on_timeout=True)
+    es = async_client(e, request_timeout=120, max_retries=3, retry_on_timeout=True)
 
     async def lane() -> None:
         nonlocal errors
@@ -110,7 +111,7 @@ async def _bulk_load(
 
 
 def es_bulk_ceiling(
-    url: str,
+    e: ElasticSettings,
     index: str,
     docs: list[tuple[str, bytes, int]],
     *,
@@ -118,13 +119,13 @@ def es_bulk_ceiling(
     workers: int = ES_WORKERS,
 ) -> dict[str, Any]:
     """Documents/s into a throwaway index with the contacts template, until searchable."""
-    es = Elasticsearch(url, request_timeout=120)
+    es = Elasticsearch(**elasticsearch_options(e), request_timeout=120)
     body = index_body("-1")
     es.indices.create(index=index, settings=body["settings"], mappings=body["mappings"])
     try:
         es.cluster.health(index=index, wait_for_status="yellow", timeout="30s")
         started = time.monotonic()
-        errors = asyncio.run(_bulk_load(url, index, docs, chunk, workers))
+        errors = asyncio.run(_bulk_load(e, index, docs, chunk, workers))
         loaded = time.monotonic()
         es.indices.put_settings(index=index, settings={"index": {"refresh_interval": "1s"}})
         es.indices.refresh(index=index)
@@ -145,14 +146,14 @@ def es_bulk_ceiling(
     }
 
 
-def es_sweep(url: str, index: str, docs: list[tuple[str, bytes, int]]) -> list[dict[str, Any]]:
+def es_sweep(
+    e: ElasticSettings, index: str, docs: list[tuple[str, bytes, int]]
+) -> list[dict[str, Any]]:
     """Try chunk sizes and parallelism on the same documents (``--es-sweep``)."""
     results = []
     for chunk in (500, 1000, 2000, 5000):
         for workers in (1, 2, 3, 4):
-            r = es_bulk_ceiling(
-                url, f"{index}-{chunk}-{workers}", docs, chunk=chunk, workers=workers
-            )
+            r = es_bulk_ceiling(e, f"{index}-{chunk}-{workers}", docs, chunk=chunk, workers=workers)
             results.append(r)
     return sorted(results, key=lambda r: -r["per_s"])
 
@@ -167,10 +168,10 @@ def kafka_payloads(valid: Iterable[dict[str, Any]]) -> list[tuple[bytes, bytes]]
 
 
 def kafka_produce_ceiling(
-    bootstrap: str, topic: str, payloads: list[tuple[bytes, bytes]]
+    k: KafkaSettings, topic: str, payloads: list[tuple[bytes, bytes]]
 ) -> dict[str, Any]:
     producer = KafkaProducer(
-        bootstrap_servers=bootstrap,
+        **kafka_options(k),
         client_id="bench-produce",
         acks="all",
         enable_idempotence=True,
@@ -195,16 +196,16 @@ def kafka_produce_ceiling(
     }
 
 
-async def _consume_produce(bootstrap: str, src: str, dst: str, n: int, group: str) -> float:
+async def _consume_produce(k: KafkaSettings, src: str, dst: str, n: int, group: str) -> float:
     consumer = AIOKafkaConsumer(
         src,
-        bootstrap_servers=bootstrap,
+        **kafka_options(k),
         group_id=group,
         auto_offset_reset="earliest",
         enable_auto_commit=False,
     )
     producer = AIOKafkaProducer(
-        bootstrap_servers=bootstrap, acks="all", linger_ms=5, max_batch_size=512 * 1024
+        **kafka_options(k), acks="all", linger_ms=5, max_batch_size=512 * 1024
     )
     await consumer.start()
     await producer.start()
@@ -232,11 +233,11 @@ async def _consume_produce(bootstrap: str, src: str, dst: str, n: int, group: st
 
 
 def kafka_consume_produce_ceiling(
-    bootstrap: str, src: str, dst: str, n: int, group: str
+    k: KafkaSettings, src: str, dst: str, n: int, group: str
 ) -> dict[str, Any]:
     """Messages/s copied from ``src`` to ``dst`` (``src`` holds ``n`` messages already).
 
     The clock starts at the first fetched batch: joining the group is not part of the rate.
     """
-    seconds = asyncio.run(_consume_produce(bootstrap, src, dst, n, group))
+    seconds = asyncio.run(_consume_produce(k, src, dst, n, group))
     return {"messages": n, "seconds": round(seconds, 3), "per_s": n / seconds}

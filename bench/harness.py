@@ -17,7 +17,8 @@ from typing import cast
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 from kafka.admin import NewTopic
 
-from ascolto.config import ElasticSettings, Settings
+from ascolto.clients import kafka_options
+from ascolto.config import ElasticSettings, KafkaSettings, Settings
 from ascolto.search import client, setup_indices
 from ascolto.topics import ensure_topics
 from tests.support.stack import (
@@ -75,7 +76,7 @@ def start_pipeline(
         pipe.add_worker(f"indexer{n}", "indexer")
     try:
         ingest.start()
-        wait_http(f"{pipe.ingest_url}/healthz", b"true", 60, ingest)
+        wait_http(f"{pipe.ingest_url}/readyz", b"true", 60, ingest)
         if worker:
             start_workers(pipe)
     except BaseException:
@@ -103,11 +104,11 @@ def stop_pipeline(pipe: Pipeline) -> None:
         teardown_pipeline(pipe)
     finally:
         w = pipe.settings.worker
-        delete_groups(pipe.settings.kafka.bootstrap, [w.app_id, w.index_group])
+        delete_groups(pipe.settings.kafka, [w.app_id, w.index_group])
 
 
-def delete_groups(bootstrap: str, groups: Iterable[str]) -> None:
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+def delete_groups(k: KafkaSettings, groups: Iterable[str]) -> None:
+    admin = KafkaAdminClient(**kafka_options(k))
     try:
         with contextlib.suppress(Exception):  # an unknown or still-active group: nothing to do
             admin.delete_groups(list(groups))
@@ -115,12 +116,12 @@ def delete_groups(bootstrap: str, groups: Iterable[str]) -> None:
         admin.close()
 
 
-def remove_leftovers(bootstrap: str, es_url: str, prefix: str) -> list[str]:
+def remove_leftovers(k: KafkaSettings, e: ElasticSettings, prefix: str) -> list[str]:
     """Delete the topics, consumer groups, indices and index templates named ``prefix...``:
     what a benchmark killed without a chance to clean up (SIGKILL) leaves behind."""
     if not prefix.startswith("bench"):
         raise ValueError("only benchmark names (bench...) can be removed this way")
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = KafkaAdminClient(**kafka_options(k))
     try:
         topics = [t for t in admin.list_topics() if t.startswith(prefix)]
         if topics:
@@ -130,7 +131,7 @@ def remove_leftovers(bootstrap: str, es_url: str, prefix: str) -> list[str]:
             admin.delete_groups([g for g in groups if g.startswith(prefix)])
     finally:
         admin.close()
-    es = client(ElasticSettings(url=es_url)).options(ignore_status=404)
+    es = client(e).options(ignore_status=404)
     rows = cast(list[dict[str, str]], es.cat.indices(index=f"{prefix}*", format="json").body)
     indices = [row["index"] for row in rows]
     for index in indices:
@@ -142,9 +143,9 @@ def remove_leftovers(bootstrap: str, es_url: str, prefix: str) -> list[str]:
 
 
 @contextlib.contextmanager
-def scratch_topics(bootstrap: str, names: list[str], partitions: int) -> Iterator[list[str]]:
+def scratch_topics(k: KafkaSettings, names: list[str], partitions: int) -> Iterator[list[str]]:
     """Topics that exist for the duration of the block."""
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = KafkaAdminClient(**kafka_options(k))
     try:
         admin.create_topics(
             [NewTopic(n, num_partitions=partitions, replication_factor=1) for n in names]
@@ -159,9 +160,9 @@ def scratch_topics(bootstrap: str, names: list[str], partitions: int) -> Iterato
 class Offsets:
     """End offsets of topics and committed offsets of a group, over long-lived clients."""
 
-    def __init__(self, bootstrap: str) -> None:
-        self._consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-        self._admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    def __init__(self, k: KafkaSettings) -> None:
+        self._consumer = KafkaConsumer(**kafka_options(k), enable_auto_commit=False)
+        self._admin = KafkaAdminClient(**kafka_options(k))
         self._partitions: dict[str, list[TopicPartition]] = {}
 
     def partitions(self, topic: str) -> list[TopicPartition]:

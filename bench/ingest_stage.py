@@ -47,7 +47,7 @@ def ingest_and_stage(opts: Options, monitor: Monitor) -> dict[str, Any]:
     batches = encode_batches(contacts, BATCH)  # the rest of the same stream
     pipe = start_pipe(opts, worker=False)
     k = pipe.settings.kafka
-    offsets = Offsets(k.bootstrap)
+    offsets = Offsets(k)
     try:
         watch(monitor, pipe)
         monitor.set_phase("ingest_single")

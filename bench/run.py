@@ -34,7 +34,9 @@ from typing import Any
 from elasticsearch import Elasticsearch
 from kafka import KafkaAdminClient
 
+from ascolto.clients import kafka_options
 from ascolto.config import ROOT, Settings
+from ascolto.search import client
 from bench import ceilings, report
 from bench.end_to_end import end_to_end
 from bench.harness import (
@@ -153,8 +155,8 @@ def stack_versions(es: Elasticsearch) -> dict[str, Any]:
 
 def check_stack(settings: Settings) -> Elasticsearch:
     try:
-        KafkaAdminClient(bootstrap_servers=settings.kafka.bootstrap).close()
-        es = Elasticsearch(settings.elastic.url, request_timeout=30)
+        KafkaAdminClient(**kafka_options(settings.kafka)).close()
+        es = client(settings.elastic)
         es.cluster.health(timeout="5s")
     except Exception as exc:
         message = f"the local stack is not running ({exc}); start it with `make up`"
@@ -167,16 +169,16 @@ def kafka_ceilings(settings: Settings, size: int, seed: int, monitor: Monitor) -
     valid = ceilings.valid_contacts(Workload(size, seed).contacts(), int(time.time() * 1000))
     payloads = ceilings.kafka_payloads(valid)
     uid = unique_name("ceiling")
-    bootstrap = settings.kafka.bootstrap
+    k = settings.kafka
     out: dict[str, Any] = {}
-    with scratch_topics(bootstrap, [f"{uid}.in", f"{uid}.out"], ceilings.PARTITIONS):
+    with scratch_topics(k, [f"{uid}.in", f"{uid}.out"], k.partitions):
         monitor.set_phase("kafka_produce")
-        out["kafka_produce"] = ceilings.kafka_produce_ceiling(bootstrap, f"{uid}.in", payloads)
+        out["kafka_produce"] = ceilings.kafka_produce_ceiling(k, f"{uid}.in", payloads)
         monitor.set_phase("kafka_consume_produce")
         out["kafka_consume_produce"] = ceilings.kafka_consume_produce_ceiling(
-            bootstrap, f"{uid}.in", f"{uid}.out", len(payloads), uid
+            k, f"{uid}.in", f"{uid}.out", len(payloads), uid
         )
-    delete_groups(bootstrap, [uid])
+    delete_groups(k, [uid])
     return out
 
 
@@ -185,7 +187,7 @@ def es_ceiling(monitor: Monitor, sweep: bool) -> Callable[[Pipeline], dict[str, 
 
     def run(pipe: Pipeline) -> dict[str, Any]:
         monitor.set_phase("es_prepare")
-        url = pipe.settings.elastic.url
+        e = pipe.settings.elastic
         docs = ceilings.read_docs(pipe.es, pipe.settings.elastic.contacts)
         uid = unique_name("ceiling")
         out: dict[str, Any] = {}
@@ -193,11 +195,11 @@ def es_ceiling(monitor: Monitor, sweep: bool) -> Callable[[Pipeline], dict[str, 
         if sweep:
             monitor.set_phase("es_sweep")
             subset = docs[: min(len(docs), 50_000)]
-            out["es_sweep"] = ceilings.es_sweep(url, f"{uid}-sweep", subset)
+            out["es_sweep"] = ceilings.es_sweep(e, f"{uid}-sweep", subset)
             chunk, workers = out["es_sweep"][0]["chunk"], out["es_sweep"][0]["workers"]
         monitor.set_phase("es_bulk")
         out["es_bulk"] = ceilings.es_bulk_ceiling(
-            url, f"{uid}-contacts", docs, chunk=chunk, workers=workers
+            e, f"{uid}-contacts", docs, chunk=chunk, workers=workers
         )
         return out
 
@@ -213,7 +215,7 @@ def main(argv: list[str] | None = None) -> int:
     settings = Settings.from_env()
     es = check_stack(settings)
     if args.cleanup:
-        removed = remove_leftovers(settings.kafka.bootstrap, settings.elastic.url, args.cleanup)
+        removed = remove_leftovers(settings.kafka, settings.elastic, args.cleanup)
         print("\n".join(removed) or "nothing to remove")
         return 0
     # SIGTERM (a CI time-out, kill) unwinds like Ctrl-C: every pipeline is torn down

@@ -10,6 +10,7 @@
 #   deploy/stack.sh clean              stop everything and wipe .run/ state (keeps downloads)
 #
 # Components: kafka elasticsearch prometheus alertmanager ingest worker
+# (kafka: one broker, or a 3-node KRaft cluster with ASCOLTO_KAFKA_BROKERS=3)
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 
@@ -67,6 +68,7 @@ install_prereqs() {
   command -v java >/dev/null || missing+=(openjdk-17-jre-headless)
   command -v mvn >/dev/null || missing+=(maven)
   command -v unzip >/dev/null || missing+=(unzip)
+  command -v openssl >/dev/null || missing+=(openssl)  # Kafka's TLS certificates
   python3 -c 'import ensurepip, venv' 2>/dev/null || missing+=(python3-venv)
   [ ${#missing[@]} -eq 0 ] && return 0
   [ "$(id -u)" = 0 ] || die "missing ${missing[*]}: run as root, or apt-get install ${missing[*]}"
@@ -144,6 +146,7 @@ up_kafka() {
   sed -e "s|@HOST@|$ASCOLTO_HOST|g" -e "s|@PORT@|$ASCOLTO_KAFKA_PORT|g" \
       -e "s|@CONTROLLER_PORT@|$ASCOLTO_KAFKA_CONTROLLER_PORT|g" -e "s|@DATA@|$KAFKA_DIR/data|g" \
       "$ASCOLTO_ROOT/deploy/kafka/server.properties" >"$KAFKA_DIR/server.properties"
+  kafka_secured_setup "$KAFKA_DIR/server.properties"
   local cp="$KAFKA_DIR/libs/*"
   local jopts=(-Xms"$ASCOLTO_KAFKA_HEAP" -Xmx"$ASCOLTO_KAFKA_HEAP" -XX:+UseG1GC -Djava.awt.headless=true
     -Dlog4j.configuration="file:$ASCOLTO_ROOT/deploy/kafka/log4j.properties")
@@ -151,7 +154,8 @@ up_kafka() {
     local cluster_id
     cluster_id="$("$JAVA_HOME/bin/java" -cp "$cp" "${jopts[@]}" kafka.tools.StorageTool random-uuid)"
     "$JAVA_HOME/bin/java" -cp "$cp" "${jopts[@]}" kafka.tools.StorageTool format \
-      -t "$cluster_id" -c "$KAFKA_DIR/server.properties" >/dev/null
+      -t "$cluster_id" -c "$KAFKA_DIR/server.properties" "${KAFKA_SCRAM_FORMAT_ARGS[@]}" >/dev/null
+    kafka_scram_users_made
   fi
   claim_port kafka "$ASCOLTO_KAFKA_PORT" ASCOLTO_KAFKA_PORT
   claim_port kafka "$ASCOLTO_KAFKA_CONTROLLER_PORT" ASCOLTO_KAFKA_CONTROLLER_PORT
@@ -159,6 +163,173 @@ up_kafka() {
   start_bg kafka "$JAVA_HOME/bin/java" -cp "$cp" "${jopts[@]}" kafka.Kafka "$KAFKA_DIR/server.properties"
   wait_for kafka 90 port_open "$ASCOLTO_KAFKA_PORT"
   wait_for kafka 60 "$VENV/bin/python" -m ascolto.ready kafka
+  kafka_scram_users_after_start
+}
+
+# ---------------------------------------------------------------- kafka: secured listeners
+# Beside PLAINTEXT, the single broker takes SASL_SSL with SCRAM-SHA-512 users on
+# ASCOLTO_KAFKA_SASL_SSL_PORT and TLS with a client certificate on ASCOLTO_KAFKA_SSL_PORT
+# (docs/deploying.md#secured-connections). Made once per .run/: a CA, the broker's certificate
+# and a client certificate in .run/kafka/tls/, a random password per user in
+# .run/secrets/kafka-<user>.password (mode 600); the users are added when the data is formatted.
+KAFKA_TLS="$KAFKA_DIR/tls"
+SECRETS="$ASCOLTO_RUN_DIR/secrets"
+KAFKA_SCRAM_USERS=(ascolto ascolto-ingest)
+KAFKA_SCRAM_FORMAT_ARGS=()
+
+kafka_cert() { # kafka_cert NAME SUBJECT EXTENSIONS: a key, and its certificate signed by the CA
+  openssl req -new -newkey rsa:2048 -noenc -keyout "$1.key" -subj "$2" -out "$1.csr" 2>/dev/null
+  openssl x509 -req -in "$1.csr" -CA ca.crt -CAkey ca.key -CAcreateserial -days 825 -sha256 \
+    -extfile <(printf '%b\n' "$3") -out "$1.crt" 2>/dev/null
+  rm -f "$1.csr"
+}
+
+kafka_tls() {
+  [ -s "$KAFKA_TLS/broker.pem" ] && [ -s "$KAFKA_TLS/client.crt" ] && return 0
+  command -v openssl >/dev/null || die "openssl not found: run \`deploy/stack.sh prereqs\` as root"
+  local names="IP:127.0.0.1,DNS:localhost" ip='^[0-9.]+$|:'
+  if [[ "$ASCOLTO_HOST" =~ $ip ]]; then names+=",IP:$ASCOLTO_HOST"; else names+=",DNS:$ASCOLTO_HOST"; fi
+  log "making Kafka's TLS certificates in $KAFKA_TLS"
+  mkdir -p "$KAFKA_TLS" && chmod 700 "$KAFKA_TLS"
+  (
+    cd "$KAFKA_TLS" && umask 077
+    openssl req -x509 -new -newkey rsa:2048 -noenc -keyout ca.key -days 3650 \
+      -subj "/CN=Ascolto local CA" -out ca.crt 2>/dev/null
+    kafka_cert broker "/CN=$ASCOLTO_HOST" \
+      "subjectAltName=$names\nextendedKeyUsage=serverAuth"
+    kafka_cert client "/CN=ascolto-client" "extendedKeyUsage=clientAuth"
+    cat broker.key broker.crt ca.crt >broker.pem
+  )
+}
+
+kafka_password() { cat "$SECRETS/kafka-$1.password"; } # kafka_password USER
+
+# kafka_secured_setup CONFIG: certificates, passwords, the listeners' ports in CONFIG
+kafka_secured_setup() {
+  kafka_tls
+  mkdir -p "$SECRETS" && chmod 700 "$SECRETS"
+  local user
+  KAFKA_SCRAM_FORMAT_ARGS=()
+  for user in "${KAFKA_SCRAM_USERS[@]}"; do
+    [ -s "$SECRETS/kafka-$user.password" ] \
+      || (umask 077 && openssl rand -hex 24 >"$SECRETS/kafka-$user.password")
+    KAFKA_SCRAM_FORMAT_ARGS+=(--add-scram "SCRAM-SHA-512=[name=$user,password=$(kafka_password "$user")]")
+  done
+  sed -i -e "s|@SASL_SSL_PORT@|$ASCOLTO_KAFKA_SASL_SSL_PORT|g" \
+    -e "s|@SSL_PORT@|$ASCOLTO_KAFKA_SSL_PORT|g" -e "s|@TLS@|$KAFKA_TLS|g" "$1"
+  claim_port kafka "$ASCOLTO_KAFKA_SASL_SSL_PORT" ASCOLTO_KAFKA_SASL_SSL_PORT
+  claim_port kafka "$ASCOLTO_KAFKA_SSL_PORT" ASCOLTO_KAFKA_SSL_PORT
+}
+
+kafka_scram_users_made() { echo "${KAFKA_SCRAM_USERS[*]}" >"$KAFKA_DIR/scram-users"; }
+
+# Data formatted before the secured listeners (or before a user was added): add the users
+# through the running broker.
+kafka_scram_users_after_start() {
+  [ "$(cat "$KAFKA_DIR/scram-users" 2>/dev/null)" = "${KAFKA_SCRAM_USERS[*]}" ] && return 0
+  local user
+  for user in "${KAFKA_SCRAM_USERS[@]}"; do
+    log "adding Kafka SCRAM user $user"
+    "$JAVA_HOME/bin/java" -Xmx128m -cp "$KAFKA_DIR/libs/*" \
+      -Dlog4j.configuration="file:$ASCOLTO_ROOT/deploy/kafka/log4j.properties" \
+      kafka.admin.ConfigCommand --bootstrap-server "$ASCOLTO_HOST:$ASCOLTO_KAFKA_PORT" --alter \
+      --add-config "SCRAM-SHA-512=[password=$(kafka_password "$user")]" \
+      --entity-type users --entity-name "$user" >/dev/null
+  done
+  kafka_scram_users_made
+}
+
+# ---------------------------------------------------------------- kafka cluster
+# ASCOLTO_KAFKA_BROKERS=3: three KRaft nodes, each broker and controller, in place of the single
+# broker. Node N answers on ASCOLTO_KAFKA_PORT + 10*(N-1), its controller on
+# ASCOLTO_KAFKA_CONTROLLER_PORT + 10*(N-1) (19092, 19102, 19112 by default); its config and data
+# are in .run/kafka-cluster/node-N/, its log is .run/logs/kafka-N.log, and
+# .run/kafka-cluster/bootstrap lists the brokers for clients.
+CLUSTER_DIR="$ASCOLTO_RUN_DIR/kafka-cluster"
+NODE_PORT_STEP=10
+
+node_port() { echo $(($2 + NODE_PORT_STEP * ($1 - 1))); } # node_port NODE FIRST_NODE_PORT
+
+# Every node registered and unfenced: a client's metadata lists only those.
+cluster_formed() { # cluster_formed BOOTSTRAP
+  "$VENV/bin/python" -c 'import sys
+from kafka import KafkaAdminClient
+admin = KafkaAdminClient(bootstrap_servers=sys.argv[1], request_timeout_ms=3000, client_id="ready")
+sys.exit(len(admin.describe_cluster()["brokers"]) != int(sys.argv[2]))' "$1" "$ASCOLTO_KAFKA_BROKERS"
+}
+
+up_kafka_cluster() {
+  install_kafka
+  mkdir -p "$CLUSTER_DIR"
+  local nodes n dir port ctrl voters="" bootstrap=""
+  nodes="$(seq 1 "$ASCOLTO_KAFKA_BROKERS")"
+  for n in $nodes; do
+    voters+="${voters:+,}$n@$ASCOLTO_HOST:$(node_port "$n" "$ASCOLTO_KAFKA_CONTROLLER_PORT")"
+    bootstrap+="${bootstrap:+,}$ASCOLTO_HOST:$(node_port "$n" "$ASCOLTO_KAFKA_PORT")"
+  done
+  local java=("$JAVA_HOME/bin/java" -cp "$KAFKA_DIR/libs/*" -Djava.awt.headless=true
+    -Dlog4j.configuration="file:$ASCOLTO_ROOT/deploy/kafka/log4j.properties")
+  [ -s "$CLUSTER_DIR/cluster.id" ] \
+    || "${java[@]}" -Xmx128m kafka.tools.StorageTool random-uuid >"$CLUSTER_DIR/cluster.id"
+  local formatting=() pid
+  for n in $nodes; do
+    alive "kafka-$n" && continue
+    dir="$CLUSTER_DIR/node-$n"
+    mkdir -p "$dir/data"
+    sed -e "s|@NODE_ID@|$n|g" -e "s|@VOTERS@|$voters|g" -e "s|@HOST@|$ASCOLTO_HOST|g" \
+        -e "s|@PORT@|$(node_port "$n" "$ASCOLTO_KAFKA_PORT")|g" -e "s|@DATA@|$dir/data|g" \
+        -e "s|@CONTROLLER_PORT@|$(node_port "$n" "$ASCOLTO_KAFKA_CONTROLLER_PORT")|g" \
+        "$ASCOLTO_ROOT/deploy/kafka/cluster-node.properties" >"$dir/server.properties"
+    [ -f "$dir/data/meta.properties" ] && continue
+    "${java[@]}" -Xmx128m kafka.tools.StorageTool format -t "$(cat "$CLUSTER_DIR/cluster.id")" \
+      -c "$dir/server.properties" >/dev/null &  # one JVM per node: side by side
+    formatting+=($!)
+  done
+  for pid in "${formatting[@]}"; do wait "$pid" || die "formatting a Kafka node's storage failed"; done
+  for n in $nodes; do
+    alive "kafka-$n" && continue
+    dir="$CLUSTER_DIR/node-$n"
+    port="$(node_port "$n" "$ASCOLTO_KAFKA_PORT")"
+    ctrl="$(node_port "$n" "$ASCOLTO_KAFKA_CONTROLLER_PORT")"
+    claim_port "kafka-$n" "$port" ASCOLTO_KAFKA_PORT
+    claim_port "kafka-$n" "$ctrl" ASCOLTO_KAFKA_CONTROLLER_PORT
+    log "starting Kafka node $n of $ASCOLTO_KAFKA_BROKERS on $ASCOLTO_HOST:$port"
+    start_bg "kafka-$n" "${java[@]}" -Xms"$ASCOLTO_KAFKA_HEAP" -Xmx"$ASCOLTO_KAFKA_HEAP" \
+      -XX:+UseG1GC kafka.Kafka "$dir/server.properties"
+  done
+  echo "$bootstrap" >"$CLUSTER_DIR/bootstrap"
+  for n in $nodes; do wait_for "kafka-$n" 90 port_open "$(node_port "$n" "$ASCOLTO_KAFKA_PORT")"; done
+  wait_for kafka-1 90 cluster_formed "$bootstrap"
+  log "Kafka cluster of $ASCOLTO_KAFKA_BROKERS up: $bootstrap"
+}
+
+# Every node at once: one by one, the last would wait for a controller quorum already gone.
+down_kafka_cluster() {
+  local pidfile
+  for pidfile in "$PIDS"/kafka-[0-9]*.pid; do
+    [ -e "$pidfile" ] && stop "$(basename "$pidfile" .pid)" &
+  done
+  wait
+}
+
+status_kafka_cluster() {
+  local pidfile name
+  for pidfile in "$PIDS"/kafka-[0-9]*.pid; do
+    [ -e "$pidfile" ] || continue
+    name="$(basename "$pidfile" .pid)"
+    if alive "$name"; then printf '  %-14s running (pid %s)\n' "$name" "$(pid_of "$name")"
+    else printf '  %-14s %s\n' "$name" "stopped (killed? \`stack.sh down kafka\` clears it)"; fi
+  done
+  [ ! -e "$PIDS/kafka-1.pid" ] || printf '  url   %-14s %s\n' kafka-cluster "$(cat "$CLUSTER_DIR/bootstrap")"
+}
+
+# `up kafka`: the single broker, or the cluster.
+up_kafka_or_cluster() {
+  case "$ASCOLTO_KAFKA_BROKERS" in
+    1) up_kafka ;;
+    3) up_kafka_cluster ;;
+    *) die "ASCOLTO_KAFKA_BROKERS=$ASCOLTO_KAFKA_BROKERS: expected 1 or 3" ;;
+  esac
 }
 
 # ---------------------------------------------------------------- elasticsearch
@@ -267,6 +438,7 @@ status() {
   printf '  %-14s %s\n' "kafka" "$ASCOLTO_KAFKA_BOOTSTRAP" "elasticsearch" "$ASCOLTO_ES_URL" \
     "prometheus" "$ASCOLTO_PROMETHEUS_URL" "ingest" "http://$ASCOLTO_HOST:$ASCOLTO_INGEST_PORT" \
     "worker" "http://$ASCOLTO_HOST:$ASCOLTO_WORKER_WEB_PORT/metrics" | sed 's/^/  url /'
+  status_kafka_cluster
 }
 
 cmd="${1:-status}"; shift || true
@@ -277,22 +449,26 @@ case "$cmd" in
     [ $# -gt 0 ] || set -- "${INFRA[@]}"
     for c in "$@"; do
       case "$c" in
-        kafka) up_kafka ;; elasticsearch|es) up_es ;; prometheus) up_prometheus ;;
+        kafka) up_kafka_or_cluster ;; elasticsearch|es) up_es ;; prometheus) up_prometheus ;;
         alertmanager) up_alertmanager ;; ingest) up_ingest ;; worker) up_worker ;;
         *) die "unknown component: $c" ;;
       esac
     done ;;
   down)
     [ $# -gt 0 ] || set -- "${ALL[@]}"
-    for c in "$@"; do stop "$c"; done ;;
+    for c in "$@"; do
+      stop "$c"
+      if [ "$c" = kafka ]; then down_kafka_cluster; fi
+    done ;;
   restart) for c in "$@"; do stop "$c"; "$0" up "$c"; done ;;
   status) status ;;
   reload-prometheus) render_prometheus_config; curl -fsS -X POST "$ASCOLTO_PROMETHEUS_URL/-/reload" ;;
   clean)
     for c in "${ALL[@]}"; do stop "$c"; done
+    down_kafka_cluster
     home="$(readlink -f "$ES_LINK" 2>/dev/null || true)"
     [ -n "$home" ] && rm -rf "$home/data" "$home/logs"
-    rm -rf "$KAFKA_DIR/data" "$PROM_DIR" "$AM_DIR" "$LOGS" "$PIDS" "$ASCOLTO_RUN_DIR/worker-data"
+    rm -rf "$KAFKA_DIR/data" "$CLUSTER_DIR" "$PROM_DIR" "$AM_DIR" "$LOGS" "$PIDS" "$ASCOLTO_RUN_DIR/worker-data"
     log "state wiped (downloads kept in $ASCOLTO_RUN_DIR)" ;;
   *) die "usage: $0 install|up|down|restart|status|clean [component...]" ;;
 esac

@@ -92,14 +92,24 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    settings = None
     try:
-        return int(args.func(Settings.from_env(), args) or 0)
+        settings = Settings.from_env()
+        return int(args.func(settings, args) or 0)
     except ConfigError as exc:
         print(f"ascolto: {exc}", file=sys.stderr)
         return 2
     except TimeoutError as exc:  # --wait and the demo: the pipeline did not settle in time
         print(f"ascolto: {exc}", file=sys.stderr)
         return 1
+    except Exception as exc:
+        from ascolto.clients import credentials_refused
+
+        refused = credentials_refused(exc, settings.kafka) if settings else None
+        if refused is None:
+            raise
+        print(f"ascolto: {refused}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ from collections import Counter
 
 from kafka import KafkaProducer
 
+from ascolto.clients import kafka_options
 from ascolto.config import Settings
 from ascolto.search import client
 from schemas import codec
@@ -46,7 +47,7 @@ def run_demo(settings: Settings, n_threads: int = 120, timeout_s: float = 120) -
 
     result = post_contacts(ingest_url, contacts, batch_size=100)
     broken = broken_producer_messages()
-    producer = KafkaProducer(bootstrap_servers=settings.kafka.bootstrap, acks="all")
+    producer = KafkaProducer(**kafka_options(settings.kafka), acks="all")
     for payload in broken:
         producer.send(settings.kafka.raw, key=b"demo-broken", value=payload)
     producer.flush()

@@ -13,13 +13,14 @@ from typing import Any
 import orjson
 from kafka import KafkaProducer
 
+from ascolto.clients import kafka_options
 from ascolto.config import ConfigError, KafkaSettings
 from schemas import codec
 from streams.customers import identity_keys
 
 
 def publish_profiles(settings: KafkaSettings, profiles: Iterable[dict[str, Any]]) -> int:
-    producer = KafkaProducer(bootstrap_servers=settings.bootstrap, acks="all", linger_ms=5)
+    producer = KafkaProducer(**kafka_options(settings), acks="all", linger_ms=5)
     sent = 0
     try:
         for profile in profiles:

@@ -9,6 +9,7 @@ from typing import Any
 from elasticsearch import Elasticsearch
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 
+from ascolto.clients import kafka_options
 from ascolto.config import Settings
 from ascolto.search import client
 from schemas import codec
@@ -46,7 +47,7 @@ def wait_searchable(
 
 
 def end_offsets(settings: Settings, topic: str) -> dict[int, int]:
-    consumer = KafkaConsumer(bootstrap_servers=settings.kafka.bootstrap, enable_auto_commit=False)
+    consumer = KafkaConsumer(**kafka_options(settings.kafka), enable_auto_commit=False)
     try:
         partitions = consumer.partitions_for_topic(topic) or set()
         tps = [TopicPartition(topic, p) for p in partitions]
@@ -60,7 +61,7 @@ def read_topic(
 ) -> list[tuple[bytes | None, dict[str, Any] | None]]:
     """Every (key, decoded value) from ``since`` offsets (default: the beginning) to the end."""
     consumer = KafkaConsumer(
-        bootstrap_servers=settings.kafka.bootstrap,
+        **kafka_options(settings.kafka),
         enable_auto_commit=False,
         consumer_timeout_ms=int(timeout_s * 1000),
     )
@@ -103,8 +104,8 @@ def pipeline_lag(settings: Settings) -> int:
         w.index_group: {k.enriched, k.conversations, k.sla_events},
     }
     topics = set().union(*topics_of.values())
-    admin = KafkaAdminClient(bootstrap_servers=k.bootstrap)
-    consumer = KafkaConsumer(bootstrap_servers=k.bootstrap, enable_auto_commit=False)
+    admin = KafkaAdminClient(**kafka_options(k))
+    consumer = KafkaConsumer(**kafka_options(k), enable_auto_commit=False)
     try:
         groups = admin.list_group_offsets({group: None for group in topics_of})
         committed = {

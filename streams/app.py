@@ -24,14 +24,16 @@ from typing import Any
 
 import faust
 from faust.types import EventT, StreamT
-from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client import CollectorRegistry
 
+from ascolto.clients import faust_options
 from ascolto.config import Settings
 from ascolto.topics import DIRECTORY_TABLE, TIMELINES_TABLE
 from schemas import codec
 from streams.faust_ext import WorkerApp
 from streams.gc_pauses import watch as watch_gc_pauses
 from streams.graceful import finish_even_if_cancelled, until_done
+from streams.health import FaustProbes, Readiness, faust_pages, worker_checks
 from streams.indexer import Indexer
 from streams.metrics import BrandLabels, WorkerMetrics
 from streams.rules.enrich import Enricher
@@ -60,10 +62,11 @@ def worker_app(settings: Settings) -> WorkerApp:
         fetch_max_wait_ms=round(w.fetch_max_wait_s * 1000),
         direct_delivery=w.direct_delivery,
         broker=f"kafka://{k.bootstrap}",
+        **faust_options(k),
         store=w.store,
         datadir=str(w.data_dir),
         topic_partitions=k.partitions,
-        topic_replication_factor=1,
+        topic_replication_factor=k.replication_factor,
         web_host=w.web_host,
         web_port=w.web_port,
         web_bind=w.web_host,
@@ -81,7 +84,7 @@ def worker_app(settings: Settings) -> WorkerApp:
         producer_max_batch_size=512 * 1024,
         producer_acks=-1,
         stream_buffer_maxsize=8192,
-        table_standby_replicas=0,
+        table_standby_replicas=w.standby_replicas,
     )
 
 
@@ -140,7 +143,7 @@ def create_app(settings: Settings) -> faust.App:
     brands = BrandLabels(w.metric_brands, w.metric_brands_max)
     metrics = WorkerMetrics.create(registry, (e.contacts, e.conversations, e.sla_events), brands)
     watch_gc_pauses(metrics.gc_pauses)
-    es = async_client(e.url, request_timeout=60)
+    es = async_client(e, request_timeout=60)
     sink = ElasticSink(es, metrics, max_actions=e.bulk_max_actions)
     the_codec = codec()
     lateness_ms = w.sla.allowed_lateness_s * 1000
@@ -235,13 +238,5 @@ def create_app(settings: Settings) -> faust.App:
     async def export_gauges() -> None:
         gauges.export(app.consumer)
 
-    @app.page("/metrics")
-    async def metrics_page(web: Any, request: Any) -> Any:
-        # aiohttp wants the charset apart from the content type
-        return web.bytes(generate_latest(registry), content_type="text/plain; version=0.0.4")
-
-    @app.page("/healthz")
-    async def healthz(web: Any, request: Any) -> Any:
-        return web.json({"ok": True})
-
+    faust_pages(app, registry, Readiness(worker_checks(FaustProbes(app), es), metrics.ready))
     return app

@@ -26,11 +26,21 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener
 from aiokafka.errors import CommitFailedError, KafkaError
 from aiokafka.structs import TopicPartition
-from prometheus_client import CollectorRegistry, start_http_server
+from prometheus_client import CollectorRegistry
 
+from ascolto.clients import kafka_options
 from ascolto.config import Settings
 from schemas import Codec, codec
 from streams.graceful import backoff_s, finish_even_if_cancelled, until_done
+from streams.health import (
+    Membership,
+    Readiness,
+    aiokafka_membership,
+    elastic_check,
+    group_checks,
+    http_routes,
+    start_http,
+)
 from streams.metrics import Stage, WorkerMetrics
 from streams.sinks.dead_letter import DeadLetter, SourceMessage
 from streams.sinks.elastic import ElasticSink, async_client
@@ -101,6 +111,10 @@ class Indexer:
         self.sink = sink
         self.codec = cdc or codec()
         self.routes = routes(settings)
+        self.consumer: AIOKafkaConsumer | None = None  # the running one, for /readyz
+
+    def membership(self) -> Membership | None:
+        return aiokafka_membership(self.consumer)
 
     async def run(self) -> None:
         """Index until cancelled. A batch in flight when cancelled is finished and committed.
@@ -124,7 +138,7 @@ class Indexer:
     async def _consume(self) -> None:
         k, w = self.settings.kafka, self.settings.worker
         consumer = AIOKafkaConsumer(
-            bootstrap_servers=k.bootstrap,
+            **kafka_options(k),
             group_id=w.index_group,
             client_id=f"{w.app_id}-indexer",
             enable_auto_commit=False,
@@ -136,8 +150,9 @@ class Indexer:
             # one fetch in flight, and the topics without news can hold it (streams.faust_ext)
             fetch_max_wait_ms=round(w.fetch_max_wait_s * 1000),
         )
-        producer = AIOKafkaProducer(bootstrap_servers=k.bootstrap, acks="all")
+        producer = AIOKafkaProducer(**kafka_options(k), acks="all")
         offsets = _Offsets(consumer, self.metrics)
+        self.consumer = consumer
         consumer.subscribe(list(self.routes), listener=offsets)
         await producer.start()
         try:
@@ -237,7 +252,8 @@ class Indexer:
 
 
 def serve(settings: Settings) -> None:
-    """``ascolto indexer``: the index stage as a process of its own, /metrics on its port."""
+    """``ascolto indexer``: the index stage as a process of its own, /metrics, /healthz and
+    /readyz (checks kafka, assignment, elasticsearch) on its port."""
     from ascolto.event_loop import use_event_loop
     from ascolto.search import setup_indices
     from ascolto.topics import ensure_topics
@@ -254,13 +270,18 @@ def serve(settings: Settings) -> None:
     registry = CollectorRegistry()
     metrics = WorkerMetrics.create(registry, (e.contacts, e.conversations, e.sla_events))
     watch_gc_pauses(metrics.gc_pauses)
-    start_http_server(w.indexer_web_port, addr=w.web_host, registry=registry)
     tune_gc(w.gc_young_threshold)
 
     async def main() -> None:
-        es = async_client(e.url, request_timeout=60)
+        es = async_client(e, request_timeout=60)
         sink = ElasticSink(es, metrics, max_actions=e.bulk_max_actions)
         indexer = Indexer(settings, metrics, sink)
+        readiness = Readiness(
+            {**group_checks(indexer), "elasticsearch": elastic_check(es)}, metrics.ready
+        )
+        web_runner = await start_http(
+            http_routes(registry, readiness), w.web_host, w.indexer_web_port
+        )
         task = asyncio.ensure_future(indexer.run())
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
@@ -271,6 +292,7 @@ def serve(settings: Settings) -> None:
         except asyncio.CancelledError:
             log.info("stopped")
         finally:
+            await web_runner.cleanup()
             await es.close()
 
     asyncio.run(main())

@@ -108,6 +108,7 @@ class WorkerMetrics:
     consumer_lag: Gauge
     watermark_seconds: Gauge
     gc_pauses: Histogram
+    ready: Gauge
     brand: BrandLabels = field(default_factory=BrandLabels)
     _sighted: set[tuple[str, str]] = field(default_factory=set, init=False)  # (label, channel)
 
@@ -290,6 +291,13 @@ class WorkerMetrics:
                 "event loop, so every stage waits.",
                 ["generation"],
                 buckets=GC_BUCKETS,
+                registry=registry,
+            ),
+            ready=Gauge(
+                "ascolto_ready",
+                "1 while this process's readiness check passes, 0 while it fails "
+                "(/readyz: kafka, assignment, recovery, elasticsearch).",
+                ["check"],
                 registry=registry,
             ),
         )

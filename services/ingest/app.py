@@ -8,19 +8,23 @@ ones and lists the refused ones (importers use it, so one bad row does not hold 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
 import logging
 import time
 from typing import Any
 
 import orjson
 from aiohttp import web
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client import CollectorRegistry
 
 from ascolto.config import Settings
 from ascolto.event_loop import use_event_loop
 from ascolto.validation import InvalidContact, validate
+from services.ingest.health import IngestKafka
 from services.ingest.metrics import IngestMetrics
 from services.ingest.publisher import Publisher
+from streams.health import Readiness, http_routes
 
 log = logging.getLogger("ascolto.ingest")
 
@@ -28,7 +32,8 @@ log = logging.getLogger("ascolto.ingest")
 # (services.client) must not time out first, and kafka-python alone waits up to 120 s.
 PUBLISH_WAIT_S = 30.0
 
-PUBLISHER = web.AppKey("publisher", Publisher)
+KAFKA = web.AppKey("kafka", IngestKafka)
+CONNECTING = web.AppKey("connecting", asyncio.Task[None])
 METRICS = web.AppKey("metrics", IngestMetrics)
 REGISTRY = web.AppKey("registry", CollectorRegistry)
 SETTINGS = web.AppKey("settings", Settings)
@@ -85,14 +90,20 @@ async def post_contacts(request: web.Request) -> web.Response:
                 refused=refused,
             )
 
+    kafka = request.app[KAFKA]
+    if kafka.publisher is None:
+        metrics.publish_errors.inc(len(valid))
+        return _error(503, "not connected to Kafka yet, retry")
     try:
-        await asyncio.wait_for(request.app[PUBLISHER].publish(valid), PUBLISH_WAIT_S)
+        await asyncio.wait_for(kafka.publisher.publish(valid), PUBLISH_WAIT_S)
     except Exception as exc:
         log.exception("publishing %d contacts failed", len(valid))
         metrics.publish_errors.inc(len(valid))
         metrics.request_seconds.labels("error").observe(time.perf_counter() - started)
         reason = str(exc) or f"{type(exc).__name__} after {PUBLISH_WAIT_S:.0f} s"
+        kafka.failed(reason)
         return _error(503, f"Kafka did not acknowledge the contacts, retry: {reason}")
+    kafka.acknowledged()
     for contact in valid:
         metrics.published.labels(contact["channel"]).inc()
     metrics.request_seconds.labels("accepted").observe(time.perf_counter() - started)
@@ -103,36 +114,36 @@ async def post_contacts(request: web.Request) -> web.Response:
     )
 
 
-async def healthz(request: web.Request) -> web.Response:
-    ok = request.app[PUBLISHER].connected()
-    return web.json_response({"ok": ok}, status=200 if ok else 503)
-
-
-async def metrics_view(request: web.Request) -> web.Response:
-    body = generate_latest(request.app[REGISTRY])
-    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
-
-
 def create_app(settings: Settings, publisher: Publisher | None = None) -> web.Application:
     registry = CollectorRegistry()
     app = web.Application(client_max_size=settings.ingest.max_body_bytes)
     app[SETTINGS] = settings
     app[REGISTRY] = registry
-    app[METRICS] = IngestMetrics.create(registry)
-    app[PUBLISHER] = publisher or Publisher(settings.kafka)
+    app[METRICS] = metrics = IngestMetrics.create(registry)
+    app[KAFKA] = kafka = IngestKafka(functools.partial(Publisher, settings.kafka), publisher)
     app.router.add_post("/v1/contacts", post_contacts)
-    app.router.add_get("/healthz", healthz)
-    app.router.add_get("/metrics", metrics_view)
-
-    async def close_publisher(app: web.Application) -> None:
-        await asyncio.get_running_loop().run_in_executor(None, app[PUBLISHER].close)
-
+    app.add_routes(http_routes(registry, Readiness({"kafka": kafka.check}, metrics.ready)))
+    app.on_startup.append(start_connecting)
     app.on_cleanup.append(close_publisher)
     return app
 
 
+async def start_connecting(app: web.Application) -> None:
+    app[CONNECTING] = asyncio.create_task(app[KAFKA].connect())
+
+
+async def close_publisher(app: web.Application) -> None:
+    app[CONNECTING].cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await app[CONNECTING]
+    publisher = app[KAFKA].publisher
+    if publisher is not None:
+        await asyncio.get_running_loop().run_in_executor(None, publisher.close)
+
+
 def serve(settings: Settings) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.getLogger("kafka.cluster").setLevel(logging.WARNING)  # a line per /readyz when idle
     use_event_loop(settings.event_loop)
     web.run_app(
         create_app(settings),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 CHANNELS = ("social", "email", "web_form", "chat", "phone")
 
@@ -17,6 +17,7 @@ class IngestMetrics:
     publish_errors: Counter
     request_seconds: Histogram
     batch_size: Histogram
+    ready: Gauge
 
     @classmethod
     def create(cls, registry: CollectorRegistry) -> IngestMetrics:
@@ -54,6 +55,12 @@ class IngestMetrics:
                 "ascolto_ingest_batch_size",
                 "Contacts per request.",
                 buckets=(1, 5, 10, 50, 100, 500, 1000, 5000),
+                registry=registry,
+            ),
+            ready=Gauge(
+                "ascolto_ready",
+                "1 while ingest's readiness check passes, 0 while it fails (/readyz: kafka).",
+                ["check"],
                 registry=registry,
             ),
         )

@@ -12,6 +12,7 @@ from typing import Any
 
 from kafka import KafkaProducer
 
+from ascolto.clients import kafka_options
 from ascolto.config import KafkaSettings
 from schemas import codec
 
@@ -30,24 +31,38 @@ class Publisher:
         self._topic = settings.raw
         self._codec = codec()
         self._producer = KafkaProducer(
-            bootstrap_servers=settings.bootstrap,
+            **kafka_options(settings),
             client_id="ascolto-ingest",
             acks="all",
             enable_idempotence=True,
             linger_ms=5,
             batch_size=512 * 1024,
             max_request_size=PRODUCER_MAX_REQUEST_SIZE,
-            retries=10,
+            # Retries bounded by time (delivery_timeout_ms, 120 s), not by count: while a
+            # leader fails over, a broker answers NotLeaderForPartition every 100 ms backoff
+            # (8 of 10 retries gone in 3 s in tests/integration/test_cluster.py).
+            retries=float("inf"),
             # send() blocks the event loop while it waits for metadata or buffer space
             max_block_ms=10_000,
         )
 
-    def connected(self) -> bool:
-        """The producer knows the raw topic's partitions (metadata fetched, broker reachable)."""
-        try:
-            return bool(self._producer.partitions_for(self._topic))
-        except Exception:
-            return False
+    async def metadata_round_trip(self) -> None:
+        """Ask a broker for metadata over the producer's own connections (its security
+        settings included); raise the error if the request failed. kafka-python has no public
+        call for it: this is what its ``partitions_for`` does when metadata is missing."""
+        loop = asyncio.get_running_loop()
+        answered: asyncio.Future[None] = loop.create_future()
+
+        def settle(*_: Any) -> None:
+            if not answered.done():
+                answered.set_result(None)
+
+        future = self._producer._metadata.request_update()
+        future.add_both(lambda *_: loop.call_soon_threadsafe(settle))
+        self._producer._sender.wakeup()
+        await answered
+        if future.failed():
+            raise future.exception
 
     async def publish(self, contacts: Sequence[dict[str, Any]]) -> None:
         """Send all; return when Kafka acknowledged all, raise if any failed."""

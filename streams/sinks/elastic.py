@@ -26,6 +26,8 @@ from elasticsearch import ApiError, AsyncElasticsearch, ConnectionError, Transpo
 from elasticsearch.serializer import OrjsonSerializer
 
 from ascolto.batches import bounded
+from ascolto.clients import elasticsearch_options
+from ascolto.config import ElasticSettings
 from streams.metrics import WorkerMetrics
 
 log = logging.getLogger("ascolto.sink")
@@ -41,9 +43,10 @@ BULK_RESPONSE_FIELDS = "errors,items.*.status,items.*.error"
 MAX_BULK_BYTES = 32 * 1024 * 1024
 
 
-def async_client(url: str, **kwargs: Any) -> AsyncElasticsearch:
+def async_client(settings: ElasticSettings, **kwargs: Any) -> AsyncElasticsearch:
     """A client that parses responses with orjson rather than the standard json module."""
-    return AsyncElasticsearch(url, serializer=OrjsonSerializer(), **kwargs)
+    options = elasticsearch_options(settings)
+    return AsyncElasticsearch(serializer=OrjsonSerializer(), **options, **kwargs)
 
 
 @dataclass(frozen=True)

@@ -38,7 +38,7 @@ def write(
     settings: Settings, index: str, metrics: WorkerMetrics, actions: list[Action]
 ) -> list[Failed]:
     async def run() -> list[Failed]:
-        es = async_client(settings.elastic.url, request_timeout=30)
+        es = async_client(settings.elastic, request_timeout=30)
         try:
             return await ElasticSink(es, metrics, base_backoff_s=0.01).write(index, actions)
         finally:
@@ -82,7 +82,7 @@ def test_several_indices_in_one_request_each_get_their_own_outcomes(
     metrics = WorkerMetrics.create(CollectorRegistry(), (first, second))
 
     async def run() -> dict[str, list[Failed]]:
-        es = async_client(base_settings.elastic.url, request_timeout=30)
+        es = async_client(base_settings.elastic, request_timeout=30)
         try:
             sink = ElasticSink(es, metrics, max_actions=2)  # three requests of two items
             return await sink.write_many(

@@ -1,5 +1,6 @@
 """Index setup against the real server: an index made by an earlier release gets the fields
-added since (the mappings are strict), and a changed field type is refused at setup."""
+added since (the mappings are strict), a changed field type is refused at setup, and indices
+get the shards and replicas of the settings."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import pytest
 from elasticsearch import BadRequestError
 
 from ascolto.config import Settings
-from ascolto.search import client, delete_indices, setup_indices
+from ascolto.search import client, delete_indices, index_names, setup_indices
 
 
 def test_setup_adds_new_fields_to_an_index_made_before(base_settings: Settings) -> None:
@@ -42,5 +43,48 @@ def test_setup_adds_new_fields_to_an_index_made_before(base_settings: Settings) 
         )
         with pytest.raises(BadRequestError, match="status"):
             setup_indices(elastic, es)
+    finally:
+        delete_indices(elastic, es)
+
+
+def test_setup_makes_indices_with_the_shards_and_replicas_asked(
+    base_settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    elastic = dataclasses.replace(
+        base_settings.elastic, index_prefix=f"t{uuid.uuid4().hex[:8]}", shards=2
+    )
+    es = client(elastic)
+    nodes = es.cluster.health()["number_of_data_nodes"]
+
+    def said() -> list[str]:
+        return [r.getMessage() for r in caplog.records if r.name == "ascolto.setup"]
+
+    def sizes() -> set[tuple[str, str]]:
+        found = es.indices.get_settings(index=f"{elastic.index_prefix}-*").body
+        return {
+            (
+                s["settings"]["index"]["number_of_shards"],
+                s["settings"]["index"]["number_of_replicas"],
+            )
+            for s in found.values()
+        }
+
+    try:
+        made = setup_indices(elastic, es)
+        assert sorted(made) == sorted(index_names(elastic).values())
+        assert sizes() == {("2", "0")}
+        assert said() == []
+
+        # more replicas than nodes to hold them, and other shards: the replicas are set on
+        # the existing indices (and wait, unassigned), the shards stay; both said as warnings
+        more = dataclasses.replace(elastic, shards=3, replicas=nodes)
+        assert setup_indices(more, es) == []
+        assert sizes() == {("2", str(nodes))}
+        warnings = said()
+        assert warnings[0].startswith(
+            f"ASCOLTO_ES_REPLICAS={nodes}, but Elasticsearch has {nodes} data node"
+        )
+        shards = [w for w in warnings if w.startswith("ASCOLTO_ES_SHARDS=3, but ")]
+        assert len(shards) == len(made)
     finally:
         delete_indices(elastic, es)

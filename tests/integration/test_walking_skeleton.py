@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from kafka import KafkaProducer
 
+from ascolto.clients import kafka_options
 from ascolto.validation import contact_id_for
 from bench.worker_metrics import scrape, total
 from services import demo
@@ -85,7 +86,7 @@ def test_an_invalid_batch_publishes_nothing(pipeline: Pipeline, posted) -> None:
 
 def test_undecodable_messages_go_to_the_dead_letter_topic(pipeline: Pipeline) -> None:
     broken = broken_producer_messages()
-    producer = KafkaProducer(bootstrap_servers=pipeline.settings.kafka.bootstrap, acks="all")
+    producer = KafkaProducer(**kafka_options(pipeline.settings.kafka), acks="all")
     for payload in broken:
         producer.send(pipeline.settings.kafka.raw, key=b"broken", value=payload)
     producer.flush()

@@ -15,20 +15,22 @@ import subprocess
 import sys
 import urllib.request
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from elasticsearch import Elasticsearch
 from kafka import KafkaAdminClient
 
+from ascolto.clients import kafka_options
 from ascolto.config import ROOT, Settings
 from ascolto.search import client, delete_indices, setup_indices
 from ascolto.topics import ensure_topics, topic_specs
 from tests.support.waiting import wait_until
 
 ASCOLTO = str(Path(sys.executable).parent / "ascolto")
-# in the /metrics of a worker or an indexer, not of the ingest service: ready means this one is
-WORKER_ONLY_METRIC = b"ascolto_customer_timelines_expired_total"
+# in the /readyz of a worker or an indexer, not of the ingest service: ready means this one is
+WORKER_ONLY_CHECK = b'"assignment"'
 
 
 _handed_out: set[int] = set()
@@ -136,20 +138,21 @@ class Pipeline:
         return proc
 
 
-def metrics_url(worker: Proc) -> str:
+def metrics_url(worker: Proc, path: str = "/metrics") -> str:
     indexer = worker.args[-1] == "indexer"
     port = worker.env["ASCOLTO_INDEXER_WEB_PORT" if indexer else "ASCOLTO_WORKER_WEB_PORT"]
-    return f"http://127.0.0.1:{port}/metrics"
+    return f"http://127.0.0.1:{port}{path}"
 
 
 def wait_ready(worker: Proc, timeout: float = 120) -> None:
-    """Until the worker or indexer serves its own metrics (not an ingest on a reused port)."""
-    wait_http(metrics_url(worker), WORKER_ONLY_METRIC, timeout, worker)
+    """Until the worker or indexer says it is ready: in its group, holding its assignment,
+    tables recovered, Elasticsearch reached (/readyz answers 200 only then)."""
+    wait_http(metrics_url(worker, "/readyz"), WORKER_ONLY_CHECK, timeout, worker)
 
 
 def wait_http(url: str, needle: bytes, timeout: float, proc: Proc) -> None:
-    """Until ``url`` answers with ``needle`` in its body; ``proc`` exiting meanwhile ends the
-    wait at once, with its log."""
+    """Until ``url`` answers 200 with ``needle`` in its body; ``proc`` exiting meanwhile ends
+    the wait at once, with its log."""
 
     def answers() -> bool:
         if proc.popen is not None and proc.popen.poll() is not None:
@@ -163,13 +166,34 @@ def wait_http(url: str, needle: bytes, timeout: float, proc: Proc) -> None:
     wait_until(answers, timeout, lambda: f"{proc.name} to answer at {url}:\n{proc.tail()}")
 
 
-def make_pipeline(base: Settings, tmp: Path, extra_env: dict[str, str] | None = None) -> Pipeline:
+def isolated_names() -> dict[str, str]:
+    """Settings naming a pipeline's own topics, indices and consumer group."""
     uid = uuid.uuid4().hex[:8]
-    env = {
-        **os.environ,
+    return {
         "ASCOLTO_TOPIC_PREFIX": f"t{uid}.",
         "ASCOLTO_INDEX_PREFIX": f"t{uid}",
         "ASCOLTO_APP_ID": f"t{uid}",
+    }
+
+
+# (name, ascolto's command, environment, log dir) -> the process, not started
+Launcher = Callable[[str, str, dict[str, str], Path], Proc]
+
+
+def local_proc(name: str, command: str, env: dict[str, str], tmp: Path) -> Proc:
+    """``ascolto COMMAND`` from this checkout's venv (tests.support.container: from the image)."""
+    return Proc(name, [ASCOLTO, command], env, tmp / f"{name}.log")
+
+
+def make_pipeline(
+    base: Settings,
+    tmp: Path,
+    extra_env: dict[str, str] | None = None,
+    launch: Launcher = local_proc,
+) -> Pipeline:
+    env = {
+        **os.environ,
+        **isolated_names(),
         "ASCOLTO_INGEST_PORT": str(free_port()),
         "ASCOLTO_WORKER_WEB_PORT": str(free_port()),
         "ASCOLTO_WORKER_DATA_DIR": str(tmp / "worker-data"),
@@ -179,11 +203,11 @@ def make_pipeline(base: Settings, tmp: Path, extra_env: dict[str, str] | None = 
     settings = Settings.from_env(env)
     ensure_topics(settings.kafka, settings.worker.app_id)
     setup_indices(settings.elastic)
-    ingest = Proc("ingest", [ASCOLTO, "serve-ingest"], env, tmp / "ingest.log")
-    worker = Proc("worker", [ASCOLTO, "worker"], env, tmp / "worker.log")
+    ingest = launch("ingest", "serve-ingest", env, tmp)
+    worker = launch("worker", "worker", env, tmp)
     pipe = Pipeline(settings, env, ingest, worker, client(settings.elastic))
     ingest.start()
-    wait_http(f"{pipe.ingest_url}/healthz", b"true", 60, ingest)
+    wait_http(f"{pipe.ingest_url}/readyz", b"true", 60, ingest)
     pipe.start_worker()
     return pipe
 
@@ -191,13 +215,18 @@ def make_pipeline(base: Settings, tmp: Path, extra_env: dict[str, str] | None = 
 def teardown_pipeline(pipe: Pipeline) -> None:
     for proc in (pipe.worker, pipe.ingest, *pipe.extra_workers):
         proc.stop()
-    delete_indices(pipe.settings.elastic, pipe.es)
-    admin = KafkaAdminClient(bootstrap_servers=pipe.settings.kafka.bootstrap)
+    remove_topics_and_indices(pipe.settings, pipe.es)
+
+
+def remove_topics_and_indices(settings: Settings, es: Elasticsearch) -> None:
+    """What a pipeline's setup made: its indices, its topics and its app's internal topics."""
+    delete_indices(settings.elastic, es)
+    admin = KafkaAdminClient(**kafka_options(settings.kafka))
     try:
-        app_id = pipe.settings.worker.app_id
-        topics = [t for t in admin.list_topics() if t.startswith(pipe.settings.kafka.topic_prefix)]
+        app_id = settings.worker.app_id
+        topics = [t for t in admin.list_topics() if t.startswith(settings.kafka.topic_prefix)]
         topics += [t for t in admin.list_topics() if t.startswith(f"{app_id}-")]
-        assert set(topic_specs(pipe.settings.kafka)) <= set(topics) or not topics
+        assert set(topic_specs(settings.kafka)) <= set(topics) or not topics
         admin.delete_topics(topics)
     finally:
         admin.close()
