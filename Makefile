@@ -3,6 +3,12 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 PY := .venv/bin/python
 STACK := deploy/stack.sh
+# `ASCOLTO_KAFKA_BROKERS=3 make up|run`: the cluster's topics get 3 replicas, 2 in sync,
+# unless the replication settings are given too.
+ifeq ($(ASCOLTO_KAFKA_BROKERS),3)
+export ASCOLTO_REPLICATION_FACTOR ?= 3
+export ASCOLTO_MIN_INSYNC_REPLICAS ?= 2
+endif
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -39,6 +45,9 @@ clean: ## stop everything and wipe local state under .run/ (downloads are kept)
 bench: up ## benchmark on the local stack (setup included): SIZE=N, SOAK=1, BENCH_ARGS=...
 	$(PY) -m bench.run $(if $(SIZE),--size $(SIZE)) $(if $(SOAK),--soak) $(BENCH_ARGS)
 
+image: ## the OCI image localhost/ascolto:latest with podman (docs/deploying.md, "The image")
+	deploy/image/build.sh
+
 lint: venv ## ruff and mypy
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
@@ -66,11 +75,19 @@ check-observability: venv ## generated rules and dashboards up to date; promtool
 	  && promtool check config "$$tmp/prometheus.yml"
 	amtool check-config deploy/prometheus/alertmanager.yml
 
+helm-check: venv ## the Helm chart offline: helm lint, template, Kubernetes schemas (builds helm once)
+	deploy/helm/check.sh
+
 test-unit: venv ## unit and property tests only: no stack, no services (about a minute)
 	.venv/bin/pytest -q -p no:cacheprovider tests/unit
 
-test: up ## the whole suite against the real stack (setup included)
-	$(MAKE) lint check-observability
-	.venv/bin/pytest -q -p no:cacheprovider
+test: up ## the whole suite against the real stack (setup included), but the image's test
+	$(MAKE) lint check-observability helm-check
+	.venv/bin/pytest -q -p no:cacheprovider --ignore=tests/integration/test_image.py
 
-.PHONY: help venv install up run down status clean bench lint test test-unit config-doc
+# Apart from `make test`: a cold image build takes 6-11 minutes here, which would take the
+# suite past its half-hour budget.
+test-image: up ## build the image, then run the walking skeleton on its ingest and worker
+	.venv/bin/pytest -q -p no:cacheprovider tests/integration/test_image.py
+
+.PHONY: help venv install up run down status clean bench lint test test-unit config-doc image helm-check test-image

@@ -11,6 +11,7 @@ Modules, in reading order:
     rules.py            alert and recording rules as data, rendered to Prometheus's YAML
     recording.py        the recording rules  -> deploy/prometheus/rules/ascolto-recording.yml
     alerts.py           the alerts           -> deploy/prometheus/rules/ascolto-alerts.yml
+                        (both rule files also -> deploy/helm/ascolto/files/rules/)
     dashboards/         the dashboards       -> grafana/dashboards/<uid>.json
     generate.py         the generator (writes and checks every generated file)
     queries.py          every panel's PromQL, read back from the JSON, variables filled in
@@ -30,3 +31,4 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 RULES_DIR = ROOT / "deploy" / "prometheus" / "rules"
 DASHBOARDS_DIR = ROOT / "grafana" / "dashboards"
+CHART_RULES_DIR = ROOT / "deploy" / "helm" / "ascolto" / "files" / "rules"

@@ -4,6 +4,10 @@ that the committed ones are current.
     .venv/bin/python -m observability           write the files that changed
     .venv/bin/python -m observability --check   exit 1 (and say which) if any is stale
 
+The rule files are written twice: for Prometheus (deploy/prometheus/rules/, where promtool
+tests them) and into the Helm chart (deploy/helm/ascolto/files/rules/), whose PrometheusRule
+reads them with .Files.Get, since a chart cannot read files outside its directory.
+
 The generated files are committed: Prometheus and Grafana load them as they are, and
 reviewers see what changed. Inputs beside the Python: the settings (the runbook's base URL,
 the SLA policy file), read from the environment as every entry point does.
@@ -19,7 +23,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ascolto.config import Settings
-from observability import DASHBOARDS_DIR, ROOT, RULES_DIR, alerts, dashboards, recording
+from observability import (
+    CHART_RULES_DIR,
+    DASHBOARDS_DIR,
+    ROOT,
+    RULES_DIR,
+    alerts,
+    dashboards,
+    recording,
+)
 from streams.sla.policy import load_policy
 
 RULE_FILES = (recording.FILE, alerts.FILE)
@@ -67,19 +79,28 @@ class Output:
 def outputs(
     settings: Settings, rules_dir: Path = RULES_DIR, dashboards_dir: Path = DASHBOARDS_DIR
 ) -> list[Output]:
-    base_url = settings.observability.runbook_base_url
     policy = load_policy(settings.worker.sla_policies_path)
     return [
-        Output(rules_dir, "*.yml", {f.name: f.render(base_url) for f in RULE_FILES}),
+        rules_output(settings, rules_dir),
         Output(dashboards_dir, "*.json", dashboards.render(policy)),
     ]
+
+
+def rules_output(settings: Settings, directory: Path) -> Output:
+    base_url = settings.observability.runbook_base_url
+    return Output(directory, "*.yml", {f.name: f.render(base_url) for f in RULE_FILES})
+
+
+def every_output(settings: Settings) -> list[Output]:
+    """What `python -m observability` writes and checks: the outputs, and the chart's rules."""
+    return [*outputs(settings), rules_output(settings, CHART_RULES_DIR)]
 
 
 def main(argv: list[str] | None = None, env: Mapping[str, str] = os.environ) -> int:
     parser = argparse.ArgumentParser(prog="python -m observability", description=__doc__)
     parser.add_argument("--check", action="store_true", help="fail if a generated file is stale")
     args = parser.parse_args(argv)
-    generated = outputs(Settings.from_env(env))
+    generated = every_output(Settings.from_env(env))
     if args.check:
         problems = [problem for output in generated for problem in output.stale()]
         for problem in problems:

@@ -1,0 +1,237 @@
+"""The Helm chart's inputs that no helm run checks: its rule files are the generated ones, and
+the Strimzi and ECK examples agree with the topics, principals and settings the code uses.
+
+Rendering and schema validation are `make helm-check` (deploy/helm/check.sh). Strimzi's and
+ECK's resources have no schema in kubernetes-validate: deploy/helm/validate.py checks their
+CRDs' required fields, and these tests check what they say.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+import yaml
+
+from ascolto.config import DECLARED, ROOT, Settings
+from ascolto.topics import changelog_specs, topic_specs
+from observability import CHART_RULES_DIR, RULES_DIR, generate
+
+HELM = ROOT / "deploy" / "helm"
+EXAMPLES = HELM / "examples"
+CHART_VALUES = yaml.safe_load((HELM / "ascolto" / "values.yaml").read_text())
+EXAMPLE_VALUES = yaml.safe_load((EXAMPLES / "values-strimzi-eck.yaml").read_text())
+# What the Strimzi examples are written for (their header says so).
+CLUSTER = Settings.from_env(
+    {
+        "ASCOLTO_PARTITIONS": "12",
+        "ASCOLTO_REPLICATION_FACTOR": "3",
+        "ASCOLTO_MIN_INSYNC_REPLICAS": "2",
+    }
+)
+
+
+def docs(name: str) -> list[dict[str, Any]]:
+    return [d for d in yaml.safe_load_all((EXAMPLES / name).read_text()) if d]
+
+
+def load_validate() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("chart_validate", HELM / "validate.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+# ------------------------------------------------------------------ rules
+
+
+def test_the_chart_rules_are_the_generated_rules() -> None:
+    chart = generate.rules_output(Settings.from_env({}), CHART_RULES_DIR)
+    assert chart.stale() == [], "run `make grafana` and commit the result"
+    assert sorted(p.name for p in CHART_RULES_DIR.glob("*.yml")) == sorted(chart.files)
+    for name in chart.files:  # and the very files promtool tests
+        assert (CHART_RULES_DIR / name).read_text() == (RULES_DIR / name).read_text()
+
+
+def test_the_check_covers_the_chart_rules(tmp_path: Path) -> None:
+    (tmp_path / "ascolto-alerts.yml").write_text("groups: []\n")
+    stale = generate.rules_output(Settings.from_env({}), tmp_path).stale()
+    assert stale == [
+        f"{tmp_path}/ascolto-recording.yml: missing, expected by the generator",
+        f"{tmp_path}/ascolto-alerts.yml: differs from the generator",
+    ]
+    assert CHART_RULES_DIR in [o.directory for o in generate.every_output(Settings.from_env({}))]
+
+
+# ------------------------------------------------------------------ Strimzi
+
+
+def test_the_kafka_topics_are_the_topic_specs() -> None:
+    k, app_id = CLUSTER.kafka, CLUSTER.worker.app_id
+    min_insync = {"min.insync.replicas": str(k.min_insync_replicas)}
+    expected = {
+        name: (k.partitions, k.replication_factor, config | min_insync)
+        for name, config in (topic_specs(k) | changelog_specs(app_id)).items()
+    }
+    found = {
+        t["metadata"]["name"]: (
+            t["spec"]["partitions"],
+            t["spec"]["replicas"],
+            {key: str(value) for key, value in t["spec"]["config"].items()},
+        )
+        for t in docs("strimzi-topics.yaml")
+    }
+    assert found == expected
+
+
+def _allows(user: dict[str, Any], kind: str, name: str, operation: str) -> bool:
+    for acl in user["spec"]["authorization"]["acls"]:
+        resource = acl["resource"]
+        if resource["type"] != kind or operation not in acl["operations"]:
+            continue
+        if kind == "cluster":
+            return True
+        pattern = resource.get("patternType", "literal")
+        if (pattern == "literal" and resource["name"] in (name, "*")) or (
+            pattern == "prefix" and name.startswith(resource["name"])
+        ):
+            return True
+    return False
+
+
+USERS = {u["metadata"]["name"]: u for u in docs("strimzi-users.yaml")}
+K = CLUSTER.kafka
+APP_ID = CLUSTER.worker.app_id
+TOPICS = set(topic_specs(K) | changelog_specs(APP_ID))
+DERIVED = {K.enriched, K.conversations, K.sla_events}
+CHANGELOGS = set(changelog_specs(APP_ID))
+# principal -> operation -> the topics it must be allowed on; every other topic it must not.
+NEEDS: dict[str, dict[str, set[str]]] = {
+    "ascolto-ingest": {"Write": {K.raw}, "Read": set(), "Create": set()},
+    "ascolto-worker": {
+        "Read": {K.raw, K.keyed, K.customers} | DERIVED | CHANGELOGS,
+        "Write": {K.keyed, K.dlq} | DERIVED | CHANGELOGS,
+        "Create": CHANGELOGS,
+        "Describe": TOPICS,
+    },
+    # the indexer checks the pipeline's topics at start, not the worker's changelogs
+    "ascolto-indexer": {
+        "Read": DERIVED,
+        "Write": {K.dlq},
+        "Create": set(),
+        "Describe": TOPICS - CHANGELOGS,
+    },
+    "ascolto-cli": {
+        "Read": TOPICS - CHANGELOGS,
+        "Write": {K.customers},
+        "Create": TOPICS,
+        "Describe": TOPICS,
+    },
+}
+GROUPS = {
+    "ascolto-ingest": set(),
+    "ascolto-worker": {APP_ID, CLUSTER.worker.index_group},
+    "ascolto-indexer": {CLUSTER.worker.index_group},
+    "ascolto-cli": set(),
+}
+
+
+@pytest.mark.parametrize("principal", sorted(NEEDS))
+def test_each_principal_gets_the_topics_it_uses_and_no_others(principal: str) -> None:
+    user = USERS[principal]
+    assert user["spec"]["authentication"]["type"] == "scram-sha-512"
+    assert user["spec"]["authorization"]["type"] == "simple"
+    for operation, topics in NEEDS[principal].items():
+        allowed = {t for t in TOPICS if _allows(user, "topic", t, operation)}
+        assert allowed == topics, operation
+    consumer_groups = {g for g in (APP_ID, CLUSTER.worker.index_group, "other")}
+    assert {g for g in consumer_groups if _allows(user, "group", g, "Read")} == GROUPS[principal]
+
+
+def test_the_acl_check_tells_literal_from_prefix() -> None:
+    acls = [
+        {
+            "resource": {"type": "topic", "name": "a.", "patternType": "prefix"},
+            "operations": ["Read"],
+        },
+        {"resource": {"type": "topic", "name": "b"}, "operations": ["Write"]},
+    ]
+    user = {"spec": {"authorization": {"acls": acls}}}
+    assert _allows(user, "topic", "a.x", "Read") and not _allows(user, "topic", "a.x", "Write")
+    assert _allows(user, "topic", "b", "Write") and not _allows(user, "topic", "bb", "Write")
+
+
+def test_the_chart_values_name_the_strimzi_users_and_secrets() -> None:
+    cluster = docs("strimzi-kafka.yaml")[-1]["metadata"]["name"]
+    kafka = EXAMPLE_VALUES["kafka"]
+    assert set(kafka["users"]) == set(CHART_VALUES["kafka"]["users"])
+    for component, user in kafka["users"].items():
+        assert user["username"] in USERS, component
+        assert user["secretName"] == user["username"]  # Strimzi's secret is named after the user
+        assert user["username"] == CHART_VALUES["kafka"]["users"][component]["username"]
+    assert kafka["bootstrap"] == f"{cluster}-kafka-bootstrap:9093"
+    assert kafka["ca"]["secretName"] == f"{cluster}-cluster-ca-cert"
+    listener = docs("strimzi-kafka.yaml")[-1]["spec"]["kafka"]["listeners"][0]
+    assert (listener["port"], listener["tls"]) == (9093, True)
+    assert listener["authentication"]["type"] == kafka["saslMechanism"].lower()
+
+
+# ------------------------------------------------------------------ ECK
+
+
+def test_the_chart_values_name_the_eck_service_ca_and_user() -> None:
+    roles_secret, es = docs("eck-elasticsearch.yaml")
+    name = es["metadata"]["name"]
+    values = EXAMPLE_VALUES["elasticsearch"]
+    assert values["url"] == f"https://{name}-es-http:9200"
+    assert values["ca"]["secretName"] == f"{name}-es-http-certs-public"
+    assert [r["secretName"] for r in es["spec"]["auth"]["fileRealm"]] == [
+        values["auth"]["secretName"]
+    ]
+    assert es["spec"]["auth"]["roles"] == [{"secretName": roles_secret["metadata"]["name"]}]
+    roles = yaml.safe_load(roles_secret["stringData"]["roles.yml"])
+    names = [n for r in roles["ascolto_writer"]["indices"] for n in r["names"]]
+    assert names == [f"{CHART_VALUES['elasticsearch']['indexPrefix']}-*"]
+    assert es["spec"]["version"] == DECLARED.by_env["ASCOLTO_ES_VERSION"].default
+
+
+def test_the_examples_run_the_versions_the_stack_tests() -> None:
+    kafka = docs("strimzi-kafka.yaml")[-1]
+    assert kafka["spec"]["kafka"]["version"] == DECLARED.by_env["ASCOLTO_KAFKA_VERSION"].default
+
+
+# ------------------------------------------------------------------ structure
+
+
+def test_every_example_resource_has_its_required_fields() -> None:
+    validate = load_validate()
+    files = [p for p in sorted(EXAMPLES.glob("*.yaml")) if "values" not in p.name]
+    kinds = set()
+    for path in files:
+        for doc in docs(path.name):
+            kinds.add(doc["kind"])
+            assert validate.check(doc) == [], (path.name, doc["metadata"]["name"])
+    assert {"Kafka", "KafkaNodePool", "KafkaTopic", "KafkaUser", "Elasticsearch"} <= kinds
+
+
+def test_the_structure_check_finds_what_is_missing() -> None:
+    validate = load_validate()
+    topic = docs("strimzi-topics.yaml")[0]
+    unlabelled = topic | {"metadata": {"name": "x"}}
+    assert validate.check(unlabelled) == ["metadata.labels lacks strimzi.io/cluster"]
+    no_partitions = topic | {"spec": {"replicas": 3}}
+    assert validate.check(no_partitions) == ["spec.partitions is missing"]
+    rule = {
+        "apiVersion": "monitoring.coreos.com/v1",
+        "kind": "PrometheusRule",
+        "metadata": {"name": "r"},
+        "spec": {"groups": [{"name": "g", "rules": [{"alert": "A", "record": "b", "expr": "1"}]}]},
+    }
+    assert validate.check(rule) == ["group g: a rule needs alert or record, and expr"]
+    service = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "s"}}
+    assert validate.check(service | {"spec": {"prots": []}}) != []  # strict: unknown field
+    assert validate.check(service | {"spec": {"ports": [{"port": 80}]}}) == []
