@@ -22,8 +22,8 @@ from services.importers.common import Refused
 from services.importers.run import ImportResult, run_import
 from services.importers.twitter import SOURCE, read_archive
 from services.observe import end_offsets, wait_settled
-from tests.integration.test_stream_core import assert_matches, report
 from tests.support.kafka_cluster import KafkaCluster, kafka_cluster
+from tests.support.report_checks import assert_matches, report
 from tests.support.stack import Pipeline, make_pipeline, teardown_pipeline, wait_ready
 from tests.support.twitter_archive import generate
 from tests.support.waiting import wait_until

@@ -19,8 +19,8 @@ from services.importers.email import read_mail
 from services.importers.run import run_import
 from services.importers.twitter import read_archive
 from services.observe import end_offsets, read_topic, wait_settled
-from services.report import customer_messages, summarise
 from tests.support.mbox_archive import MBOX_AGENTS, write_mbox
+from tests.support.report_checks import assert_matches, report
 from tests.support.stack import (
     Pipeline,
     Proc,
@@ -31,24 +31,6 @@ from tests.support.stack import (
 )
 from tests.support.twitter_archive import generate
 from tests.support.waiting import wait_until
-
-
-def report(pipe: Pipeline, by: str = "brand") -> dict:
-    pipe.es.indices.refresh(index=pipe.settings.elastic.contacts)
-    return summarise(customer_messages(pipe.es, pipe.settings.elastic.contacts), by)
-
-
-def assert_matches(report_rows: dict, expected: dict) -> None:
-    assert set(report_rows) == set(expected)
-    for brand, figures in expected.items():
-        row = report_rows[brand]
-        for name in ("messages", "duplicates", "answered", "unanswered"):
-            assert row[name] == getattr(figures, name), (brand, name)
-        for name in ("p50_seconds", "p90_seconds"):
-            want = getattr(figures, name)
-            assert (row[name] is None) == (want is None), (brand, name)
-            if want is not None:
-                assert row[name] == pytest.approx(want, abs=1e-6), (brand, name)
 
 
 def import_twitter(pipe: Pipeline, path, wait: bool = True):
