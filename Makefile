@@ -13,21 +13,27 @@ endif
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
-.venv/.installed: pyproject.toml
+# Exactly the audited versions: the lock's, hashes checked; then the project alone.
+.venv/.installed: pyproject.toml requirements.lock
 	$(STACK) prereqs
 	python3 -m venv .venv
 	.venv/bin/pip install -q --upgrade pip
-	.venv/bin/pip install -q -e '.[dev]'
+	.venv/bin/pip install -q -r requirements.lock
+	.venv/bin/pip install -q --no-deps -e .
 	touch $@
 
 venv: .venv/.installed ## create the Python virtual env with the pinned dependencies
 
+lock: ## rewrite requirements.lock after a change of pyproject.toml's pins (reaches PyPI)
+	deploy/audit/lock.sh
+
 install: venv ## install everything: venv, Kafka, Elasticsearch, Prometheus (idempotent)
 	$(STACK) install
 
-up: install ## start Kafka, Elasticsearch, Prometheus, Alertmanager; create topics and indices
+up: install ## start Kafka, Elasticsearch, Prometheus, Alertmanager; topics, indices, local API key
 	$(STACK) up kafka elasticsearch prometheus alertmanager
 	.venv/bin/ascolto setup
+	.venv/bin/ascolto keys local
 
 run: up ## the main job: start the stack and the services, replay the demo, print a summary
 	$(STACK) up ingest worker
@@ -47,6 +53,9 @@ bench: up ## benchmark on the local stack (setup included): SIZE=N, SOAK=1, BENC
 
 image: ## the OCI image localhost/ascolto:latest with podman (docs/deploying.md, "The image")
 	deploy/image/build.sh
+
+audit: venv ## the locked dependencies against the vendored advisories (docs/security.md)
+	$(PY) -m deploy.audit
 
 lint: venv ## ruff and mypy
 	.venv/bin/ruff check .
@@ -82,7 +91,7 @@ test-unit: venv ## unit and property tests only: no stack, no services (about a 
 	.venv/bin/pytest -q -p no:cacheprovider tests/unit
 
 test: up ## the whole suite against the real stack (setup included), but the image's test
-	$(MAKE) lint check-observability helm-check
+	$(MAKE) lint audit check-observability helm-check
 	.venv/bin/pytest -q -p no:cacheprovider --ignore=tests/integration/test_image.py
 
 # Apart from `make test`: a cold image build takes 6-11 minutes here, which would take the
@@ -90,4 +99,4 @@ test: up ## the whole suite against the real stack (setup included), but the ima
 test-image: up ## build the image, then run the walking skeleton on its ingest and worker
 	.venv/bin/pytest -q -p no:cacheprovider tests/integration/test_image.py
 
-.PHONY: help venv install up run down status clean bench lint test test-unit config-doc image helm-check test-image
+.PHONY: help venv install up run down status clean bench lint test test-unit config-doc image helm-check test-image audit lock

@@ -1,0 +1,1 @@
+"""The dependency audit (`make audit`): requirements.lock against vendored OSV advisories."""

@@ -1,0 +1,3 @@
+from deploy.audit.audit import main
+
+raise SystemExit(main())
