@@ -140,7 +140,13 @@ install_all() { install_prereqs; install_kafka; install_es; install_prometheus; 
 
 # ---------------------------------------------------------------- kafka
 up_kafka() {
-  alive kafka && return 0
+  alive kafka || start_kafka
+  kafka_passwords
+  kafka_scram_users_after_start
+  kafka_acls
+}
+
+start_kafka() {
   install_kafka
   mkdir -p "$KAFKA_DIR/data"
   sed -e "s|@HOST@|$ASCOLTO_HOST|g" -e "s|@PORT@|$ASCOLTO_KAFKA_PORT|g" \
@@ -163,81 +169,11 @@ up_kafka() {
   start_bg kafka "$JAVA_HOME/bin/java" -cp "$cp" "${jopts[@]}" kafka.Kafka "$KAFKA_DIR/server.properties"
   wait_for kafka 90 port_open "$ASCOLTO_KAFKA_PORT"
   wait_for kafka 60 "$VENV/bin/python" -m ascolto.ready kafka
-  kafka_scram_users_after_start
 }
 
 # ---------------------------------------------------------------- kafka: secured listeners
-# Beside PLAINTEXT, the single broker takes SASL_SSL with SCRAM-SHA-512 users on
-# ASCOLTO_KAFKA_SASL_SSL_PORT and TLS with a client certificate on ASCOLTO_KAFKA_SSL_PORT
-# (docs/deploying.md#secured-connections). Made once per .run/: a CA, the broker's certificate
-# and a client certificate in .run/kafka/tls/, a random password per user in
-# .run/secrets/kafka-<user>.password (mode 600); the users are added when the data is formatted.
-KAFKA_TLS="$KAFKA_DIR/tls"
-SECRETS="$ASCOLTO_RUN_DIR/secrets"
-KAFKA_SCRAM_USERS=(ascolto ascolto-ingest)
-KAFKA_SCRAM_FORMAT_ARGS=()
-
-kafka_cert() { # kafka_cert NAME SUBJECT EXTENSIONS: a key, and its certificate signed by the CA
-  openssl req -new -newkey rsa:2048 -noenc -keyout "$1.key" -subj "$2" -out "$1.csr" 2>/dev/null
-  openssl x509 -req -in "$1.csr" -CA ca.crt -CAkey ca.key -CAcreateserial -days 825 -sha256 \
-    -extfile <(printf '%b\n' "$3") -out "$1.crt" 2>/dev/null
-  rm -f "$1.csr"
-}
-
-kafka_tls() {
-  [ -s "$KAFKA_TLS/broker.pem" ] && [ -s "$KAFKA_TLS/client.crt" ] && return 0
-  command -v openssl >/dev/null || die "openssl not found: run \`deploy/stack.sh prereqs\` as root"
-  local names="IP:127.0.0.1,DNS:localhost" ip='^[0-9.]+$|:'
-  if [[ "$ASCOLTO_HOST" =~ $ip ]]; then names+=",IP:$ASCOLTO_HOST"; else names+=",DNS:$ASCOLTO_HOST"; fi
-  log "making Kafka's TLS certificates in $KAFKA_TLS"
-  mkdir -p "$KAFKA_TLS" && chmod 700 "$KAFKA_TLS"
-  (
-    cd "$KAFKA_TLS" && umask 077
-    openssl req -x509 -new -newkey rsa:2048 -noenc -keyout ca.key -days 3650 \
-      -subj "/CN=Ascolto local CA" -out ca.crt 2>/dev/null
-    kafka_cert broker "/CN=$ASCOLTO_HOST" \
-      "subjectAltName=$names\nextendedKeyUsage=serverAuth"
-    kafka_cert client "/CN=ascolto-client" "extendedKeyUsage=clientAuth"
-    cat broker.key broker.crt ca.crt >broker.pem
-  )
-}
-
-kafka_password() { cat "$SECRETS/kafka-$1.password"; } # kafka_password USER
-
-# kafka_secured_setup CONFIG: certificates, passwords, the listeners' ports in CONFIG
-kafka_secured_setup() {
-  kafka_tls
-  mkdir -p "$SECRETS" && chmod 700 "$SECRETS"
-  local user
-  KAFKA_SCRAM_FORMAT_ARGS=()
-  for user in "${KAFKA_SCRAM_USERS[@]}"; do
-    [ -s "$SECRETS/kafka-$user.password" ] \
-      || (umask 077 && openssl rand -hex 24 >"$SECRETS/kafka-$user.password")
-    KAFKA_SCRAM_FORMAT_ARGS+=(--add-scram "SCRAM-SHA-512=[name=$user,password=$(kafka_password "$user")]")
-  done
-  sed -i -e "s|@SASL_SSL_PORT@|$ASCOLTO_KAFKA_SASL_SSL_PORT|g" \
-    -e "s|@SSL_PORT@|$ASCOLTO_KAFKA_SSL_PORT|g" -e "s|@TLS@|$KAFKA_TLS|g" "$1"
-  claim_port kafka "$ASCOLTO_KAFKA_SASL_SSL_PORT" ASCOLTO_KAFKA_SASL_SSL_PORT
-  claim_port kafka "$ASCOLTO_KAFKA_SSL_PORT" ASCOLTO_KAFKA_SSL_PORT
-}
-
-kafka_scram_users_made() { echo "${KAFKA_SCRAM_USERS[*]}" >"$KAFKA_DIR/scram-users"; }
-
-# Data formatted before the secured listeners (or before a user was added): add the users
-# through the running broker.
-kafka_scram_users_after_start() {
-  [ "$(cat "$KAFKA_DIR/scram-users" 2>/dev/null)" = "${KAFKA_SCRAM_USERS[*]}" ] && return 0
-  local user
-  for user in "${KAFKA_SCRAM_USERS[@]}"; do
-    log "adding Kafka SCRAM user $user"
-    "$JAVA_HOME/bin/java" -Xmx128m -cp "$KAFKA_DIR/libs/*" \
-      -Dlog4j.configuration="file:$ASCOLTO_ROOT/deploy/kafka/log4j.properties" \
-      kafka.admin.ConfigCommand --bootstrap-server "$ASCOLTO_HOST:$ASCOLTO_KAFKA_PORT" --alter \
-      --add-config "SCRAM-SHA-512=[password=$(kafka_password "$user")]" \
-      --entity-type users --entity-name "$user" >/dev/null
-  done
-  kafka_scram_users_made
-}
+# SASL_SSL and mutual TLS, the SCRAM users, their ACLs
+source "$ASCOLTO_ROOT/deploy/kafka/secured.sh"
 
 # ---------------------------------------------------------------- kafka cluster
 # ASCOLTO_KAFKA_BROKERS=3: three KRaft nodes, each broker and controller, in place of the single
@@ -379,11 +315,17 @@ up_prometheus() {
   render_prometheus_config
   promtool check config "$PROM_DIR/prometheus.yml" >/dev/null
   claim_port prometheus "$ASCOLTO_PROMETHEUS_PORT" ASCOLTO_PROMETHEUS_PORT
-  log "starting Prometheus on $ASCOLTO_PROMETHEUS_URL"
+  local admin=()
+  case "${ASCOLTO_PROMETHEUS_ADMIN_API,,}" in
+    true|yes|on|1) admin=(--web.enable-admin-api) ;;
+    false|no|off|0) ;;
+    *) die "ASCOLTO_PROMETHEUS_ADMIN_API: not a yes/no value: '$ASCOLTO_PROMETHEUS_ADMIN_API' (use true or false)" ;;
+  esac
+  log "starting Prometheus on $ASCOLTO_PROMETHEUS_URL${admin:+ (admin API on)}"
   start_bg prometheus prometheus --config.file="$PROM_DIR/prometheus.yml" \
     --storage.tsdb.path="$PROM_DIR/data" --storage.tsdb.retention.time=7d \
     --web.listen-address="$ASCOLTO_HOST:$ASCOLTO_PROMETHEUS_PORT" --web.enable-lifecycle \
-    --web.enable-admin-api
+    "${admin[@]}"
   wait_for prometheus 60 "$VENV/bin/python" -m ascolto.ready prometheus
 }
 
@@ -401,11 +343,26 @@ up_alertmanager() {
 }
 
 # ---------------------------------------------------------------- ascolto's own processes
+# Ingest and the worker connect as their own principals over SASL_SSL, with only their grants
+# (docs/deploying.md#secured-connections), unless Kafka is the 3-node cluster (no SASL
+# listener) or the environment names a connection of its own.
+PRINCIPAL_ENV=()
+principal_env() { # principal_env USER: PRINCIPAL_ENV, the `env` assignments for USER
+  PRINCIPAL_ENV=()
+  [ "$ASCOLTO_KAFKA_BROKERS" = 1 ] && [ "${ASCOLTO_KAFKA_SECURITY_PROTOCOL:-PLAINTEXT}" = PLAINTEXT ] \
+    && [ "$ASCOLTO_KAFKA_BOOTSTRAP" = "$ASCOLTO_HOST:$ASCOLTO_KAFKA_PORT" ] || return 0
+  PRINCIPAL_ENV=("ASCOLTO_KAFKA_BOOTSTRAP=$ASCOLTO_HOST:$ASCOLTO_KAFKA_SASL_SSL_PORT"
+    ASCOLTO_KAFKA_SECURITY_PROTOCOL=SASL_SSL "ASCOLTO_KAFKA_SASL_USERNAME=$1"
+    "ASCOLTO_KAFKA_SASL_PASSWORD_FILE=$SECRETS/kafka-$1.password"
+    "ASCOLTO_KAFKA_SSL_CAFILE=$KAFKA_TLS/ca.crt")
+}
+
 up_ingest() {
   alive ingest && return 0
   claim_port ingest "$ASCOLTO_INGEST_PORT" ASCOLTO_INGEST_PORT
   log "starting the ingest service on http://$ASCOLTO_HOST:$ASCOLTO_INGEST_PORT"
-  start_bg ingest "$VENV/bin/ascolto" serve-ingest
+  principal_env ascolto-ingest
+  start_bg ingest env "${PRINCIPAL_ENV[@]}" "$VENV/bin/ascolto" serve-ingest
   wait_for ingest 30 "$VENV/bin/python" -m ascolto.ready ingest
 }
 
@@ -413,7 +370,8 @@ up_worker() {
   alive worker && return 0
   claim_port worker "$ASCOLTO_WORKER_WEB_PORT" ASCOLTO_WORKER_WEB_PORT
   log "starting the Faust worker (web and /metrics on :$ASCOLTO_WORKER_WEB_PORT)"
-  start_bg worker "$VENV/bin/ascolto" worker
+  principal_env ascolto-worker
+  start_bg worker env "${PRINCIPAL_ENV[@]}" "$VENV/bin/ascolto" worker
   wait_for worker 90 "$VENV/bin/python" -m ascolto.ready worker
 }
 

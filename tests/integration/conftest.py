@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from ascolto.config import Settings
+from tests.support.secured_kafka import SecuredBroker, start_secured_broker
 from tests.support.stack import Pipeline, make_pipeline, stack_settings, teardown_pipeline
 
 HERE = Path(__file__).parent
@@ -35,3 +36,11 @@ def pipeline(
         yield pipe
     finally:
         teardown_pipeline(pipe)
+
+
+@pytest.fixture(scope="session")
+def secured_broker(base_settings: Settings) -> Iterator[SecuredBroker]:
+    """A broker of the session's own with SASL_SSL, mutual TLS and the authorizer
+    (tests/support/secured_kafka.py): test_secured and test_acls share it."""
+    with start_secured_broker(base_settings) as broker:
+        yield broker
