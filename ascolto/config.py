@@ -103,6 +103,47 @@ class ElasticSecurity:
     )
 
 
+DAY_MS = 24 * 3600 * 1000
+
+
+@dataclass(frozen=True)
+class RetentionSettings:
+    """Retention of personal data (docs/privacy.md)"""
+
+    # The worker's timelines are bounded by ASCOLTO_RETENTION_S (ThreadingSettings).
+    topics_days: int = _env(
+        "ASCOLTO_RETENTION_DAYS",
+        7,
+        "Days contacts.raw, contacts.keyed, contacts.enriched, conversations and sla.events "
+        "keep a record (`retention.ms`).",
+        minimum=1,
+    )
+    dlq_days: int = _env(
+        "ASCOLTO_DLQ_RETENTION_DAYS",
+        30,
+        "Days the dead-letter topic keeps a message, with its original bytes.",
+        minimum=1,
+    )
+    audit_days: int = _env(
+        "ASCOLTO_AUDIT_RETENTION_DAYS",
+        400,
+        "Days the audit topic keeps the record of an erasure (it holds no personal data).",
+        minimum=1,
+    )
+
+    @property
+    def topics_ms(self) -> int:
+        return self.topics_days * DAY_MS
+
+    @property
+    def dlq_ms(self) -> int:
+        return self.dlq_days * DAY_MS
+
+    @property
+    def audit_ms(self) -> int:
+        return self.audit_days * DAY_MS
+
+
 @dataclass(frozen=True)
 class KafkaSettings:
     """Kafka"""
@@ -135,6 +176,7 @@ class KafkaSettings:
         minimum=1,
     )
     security: KafkaSecurity = field(default_factory=KafkaSecurity)
+    retention: RetentionSettings = field(default_factory=RetentionSettings)
 
     def topic(self, name: str) -> str:
         return f"{self.topic_prefix}{name}"
@@ -167,6 +209,11 @@ class KafkaSettings:
     @property
     def sla_events(self) -> str:
         return self.topic("sla.events")
+
+    @property
+    def audit(self) -> str:
+        """What each erasure removed and when, without personal data (docs/privacy.md)."""
+        return self.topic("audit")
 
 
 @dataclass(frozen=True)
@@ -216,6 +263,53 @@ class ElasticSettings:
 
 
 @dataclass(frozen=True)
+class IngestAuthSettings:
+    """Ingest service: API keys and TLS (docs/ingest-api.md)"""
+
+    keys_file: Path = _env(
+        "ASCOLTO_INGEST_KEYS_FILE",
+        Path("$ASCOLTO_RUN_DIR/secrets/ingest-keys.json"),
+        "The API keys ingest accepts, as hashes: `ascolto keys` writes it, ingest re-reads it "
+        "when it changes; ingest does not start without it.",
+    )
+    key: Secret = _env(
+        "ASCOLTO_INGEST_KEY",
+        Secret(),
+        "The API key the CLI, importers and demo send; or `ASCOLTO_INGEST_KEY_FILE`, a file "
+        "holding it; neither set: `$ASCOLTO_RUN_DIR/secrets/ingest.key` (`ascolto keys local`).",
+    )
+    local_key_file: Path = DECLARED.derived(Path("$ASCOLTO_RUN_DIR/secrets/ingest.key"))
+    signing_secret: Secret = _env(
+        "ASCOLTO_INGEST_SIGNING_SECRET",
+        Secret(),
+        "Master secret of signed requests' per-key secrets; or "
+        "`ASCOLTO_INGEST_SIGNING_SECRET_FILE`; neither set: "
+        "`$ASCOLTO_RUN_DIR/secrets/ingest-signing.secret` (`ascolto keys local`).",
+    )
+    local_signing_file: Path = DECLARED.derived(
+        Path("$ASCOLTO_RUN_DIR/secrets/ingest-signing.secret")
+    )
+    signature_tolerance_s: int = _env(
+        "ASCOLTO_INGEST_SIGNATURE_TOLERANCE_S",
+        300,
+        "Seconds a signed request's timestamp may be from ingest's clock; replays within it "
+        "are refused.",
+        minimum=1,
+    )
+    tls_certfile: str = _env(
+        "ASCOLTO_INGEST_TLS_CERTFILE", "", "PEM certificate: ingest serves HTTPS (with the key)."
+    )
+    tls_keyfile: str = _env(
+        "ASCOLTO_INGEST_TLS_KEYFILE", "", "PEM key of that certificate (with the certificate)."
+    )
+    ca_file: str = _env(
+        "ASCOLTO_INGEST_CA_FILE",
+        "",
+        "PEM CA bundle clients check an `https` ingest URL against (empty: the system's).",
+    )
+
+
+@dataclass(frozen=True)
 class IngestSettings:
     """Ingest service"""
 
@@ -224,7 +318,13 @@ class IngestSettings:
     max_batch: int = _env(
         "ASCOLTO_INGEST_MAX_BATCH", 5000, "Contacts in one POST at most.", minimum=1
     )
+    url: str = _env(
+        "ASCOLTO_INGEST_URL",
+        "http://$ASCOLTO_HOST:$ASCOLTO_INGEST_PORT",
+        "Where the CLI, importers and demo post (`https://` when ingest serves TLS).",
+    )
     max_body_bytes: int = 32 * 1024 * 1024
+    auth: IngestAuthSettings = field(default_factory=IngestAuthSettings)
 
 
 @dataclass(frozen=True)
@@ -477,3 +577,10 @@ DECLARED.declare(
     STACK,
 )
 DECLARED.declare("ASCOLTO_SCRAPE_INTERVAL", "5s", "Prometheus's scrape interval.", STACK)
+DECLARED.declare(
+    "ASCOLTO_PROMETHEUS_ADMIN_API",
+    False,
+    "Start Prometheus with its admin API (deleting series, snapshots): off unless asked, as "
+    "anyone who reaches its port may use it (docs/security.md#prometheus).",
+    STACK,
+)

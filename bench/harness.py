@@ -21,6 +21,7 @@ from ascolto.clients import kafka_options
 from ascolto.config import ElasticSettings, KafkaSettings, Settings
 from ascolto.search import client, setup_indices
 from ascolto.topics import ensure_topics
+from services.keys import ensure_local_key
 from tests.support.stack import (
     ASCOLTO,
     Pipeline,
@@ -64,6 +65,7 @@ def start_pipeline(
         **({"ASCOLTO_INDEX_INLINE": "false"} if indexers else {}),
     }
     settings = Settings.from_env(env)
+    ensure_local_key(settings)
     (tmp / uid).mkdir(parents=True, exist_ok=True)
     ensure_topics(settings.kafka)
     setup_indices(settings.elastic)

@@ -18,6 +18,8 @@ from typing import Any
 import aiohttp
 import orjson
 
+from services.client import default_credential
+
 Body = tuple[bytes, int]  # the JSON body and how many contacts it holds
 OnAnswer = Callable[[float, float, dict[str, Any]], None]  # (sent, answered, 202 answer)
 
@@ -63,7 +65,7 @@ class Poster:
         self._session = aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(limit=self.concurrency, force_close=False),
             timeout=aiohttp.ClientTimeout(total=120),
-            headers={"Content-Type": "application/json"},
+            headers={"Content-Type": "application/json", **default_credential().headers()},
         )
         return self
 

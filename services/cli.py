@@ -43,6 +43,40 @@ def _setup(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _acls(settings: Settings, args: argparse.Namespace) -> int:
+    from kafka.errors import SecurityDisabledError
+
+    from ascolto import acls
+
+    users = args.principal or list(acls.PRINCIPALS)
+    unknown = sorted(set(users) - set(acls.PRINCIPALS))
+    if unknown:
+        known = ", ".join(acls.PRINCIPALS)
+        print(f"ascolto: no such principal {unknown[0]!r} (one of {known})", file=sys.stderr)
+        return 2
+    print(acls.table(acls.of(users, acls.grants(settings))))
+    if args.apply:
+        try:
+            done = acls.apply(settings, users)
+        except SecurityDisabledError:
+            print("ascolto: the Kafka broker has no authorizer (restart it)", file=sys.stderr)
+            return 1
+        print(f"ACLs added: {len(done.add)}, removed: {len(done.remove)}")
+    return 0
+
+
+def _erase(settings: Settings, args: argparse.Namespace) -> int:
+    from services.erase import Erase, Incomplete, summary
+
+    try:
+        outcome = Erase(settings).run(args.customer, args.brand, args.wait, args.dry_run)
+    except Incomplete as exc:
+        print(f"ascolto: {exc}", file=sys.stderr)
+        return 1
+    print(summary(args.customer, outcome, args.dry_run))
+    return 0
+
+
 def _demo(settings: Settings, args: argparse.Namespace) -> int:
     from services.demo_run import run_demo
 
@@ -73,6 +107,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("setup", help="create Kafka topics and Elasticsearch indices").set_defaults(
         func=_setup
     )
+    acls = sub.add_parser("acls", help="print each Kafka principal's grants; --apply sets them")
+    acls.add_argument("--apply", action="store_true", help="make the broker's ACLs equal them")
+    acls.add_argument("--principal", action="append", help="only this user (repeatable)")
+    acls.set_defaults(func=_acls)
     demo = sub.add_parser("demo", help="replay the bundled demo set and summarise the results")
     demo.add_argument("--threads", type=positive_int, default=120)
     demo.add_argument("--timeout", type=float, default=120.0)
@@ -87,6 +125,17 @@ def build_parser() -> argparse.ArgumentParser:
     from services.commands import register  # importers, report, sla: their own module
 
     register(sub)
+    erase = sub.add_parser("erase", help="erase a customer's data on request (docs/privacy.md)")
+    erase.add_argument("--customer", required=True, help="a handle (@jane) or an e-mail address")
+    erase.add_argument("--brand", help="only under this brand (default: every brand found)")
+    erase.add_argument(
+        "--wait", type=float, default=120.0, help="seconds to wait for the worker (default 120)"
+    )
+    erase.add_argument("--dry-run", action="store_true", help="say what would go; change nothing")
+    erase.set_defaults(func=_erase)
+    from services import keys  # ingest API keys
+
+    keys.register(sub)
     return parser
 
 

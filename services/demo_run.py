@@ -12,7 +12,7 @@ from ascolto.config import Settings
 from ascolto.search import client
 from schemas import codec
 from services import demo
-from services.client import post_contacts
+from services.client import IngestCredential, post_contacts
 from services.observe import end_offsets, read_topic, wait_searchable, wait_settled, wait_until
 from services.report import customer_messages, render_table, summarise
 
@@ -42,10 +42,10 @@ def run_demo(settings: Settings, n_threads: int = 120, timeout_s: float = 120) -
     # The demo's day ends now, so its SLA clocks have something to say (the shape is fixed).
     now_ms = int(time.time() * 1000) // 60_000 * 60_000
     contacts = demo.generate(n_threads, start_ms=now_ms - n_threads * demo.SPACING_MS - 3_600_000)
-    ingest_url = f"http://{settings.ingest.host}:{settings.ingest.port}"
+    credential = IngestCredential.from_settings(settings.ingest)
     dlq_before = end_offsets(settings, settings.kafka.dlq)
 
-    result = post_contacts(ingest_url, contacts, batch_size=100)
+    result = post_contacts(settings.ingest.url, contacts, batch_size=100, credential=credential)
     broken = broken_producer_messages()
     producer = KafkaProducer(**kafka_options(settings.kafka), acks="all")
     for payload in broken:
@@ -106,7 +106,7 @@ def run_demo(settings: Settings, n_threads: int = 120, timeout_s: float = 120) -
     print(f"  Elasticsearch     {settings.elastic.url}/{settings.elastic.contacts}/_search")
     print(f"                    {settings.elastic.url}/{settings.elastic.conversations}/_search")
     print(f"  Prometheus        {settings.prometheus_url}")
-    print(f"  ingest metrics    http://{settings.ingest.host}:{settings.ingest.port}/metrics")
+    print(f"  ingest metrics    {settings.ingest.url}/metrics")
     print(f"  worker metrics    http://{w.web_host}:{w.web_port}/metrics")
     print("  report            .venv/bin/ascolto report --by brand")
     print("  nearest deadlines .venv/bin/ascolto sla at-risk")

@@ -15,7 +15,7 @@ from typing import Any, TextIO
 from tqdm import tqdm
 
 from ascolto.config import Settings
-from services.client import json_size, post_batch, size_batches
+from services.client import IngestCredential, json_size, post_batch, size_batches
 from services.importers.common import Progress, ProgressCallback, Refused
 from services.observe import wait_settled
 
@@ -58,11 +58,13 @@ def run_import(
         bar.n = int(p.fraction * 1000)
         bar.refresh()
 
-    url = f"http://{settings.ingest.host}:{settings.ingest.port}"
+    url = settings.ingest.url
+    credential = IngestCredential.from_settings(settings.ingest)
     max_bytes = settings.ingest.max_body_bytes
     sized = _sized(_contacts(reader(on_progress), result), max_bytes, result)
     for batch in size_batches(sized, min(batch_size, settings.ingest.max_batch), max_bytes):
-        status, answer = post_batch(url, [item for _, item in batch], partial=True)
+        items = [item for _, item in batch]
+        status, answer = post_batch(url, items, partial=True, credential=credential)
         if status != 202:
             raise RuntimeError(f"ingest answered {status}: {answer.get('error', answer)}")
         result.accepted += answer["accepted"]

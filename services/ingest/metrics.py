@@ -7,12 +7,15 @@ from dataclasses import dataclass
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 CHANNELS = ("social", "email", "web_form", "chat", "phone")
+# 401, 403, 429: services.ingest.auth.verify.Refused.metric; no key id as a label (cardinality)
+REFUSALS = ("unauthenticated", "out_of_scope", "rate_limited")
 
 
 @dataclass(frozen=True)
 class IngestMetrics:
     received: Counter
     rejected: Counter
+    refused_requests: Counter
     published: Counter
     publish_errors: Counter
     request_seconds: Histogram
@@ -30,6 +33,13 @@ class IngestMetrics:
             rejected=Counter(
                 "ascolto_ingest_contacts_rejected",
                 "Contacts refused at the door (never published), by reason.",
+                ["reason"],
+                registry=registry,
+            ),
+            refused_requests=Counter(
+                "ascolto_ingest_requests_refused",
+                "Requests refused for their credential (unauthenticated), a contact outside "
+                "the key's scope (out_of_scope) or the key's rate (rate_limited).",
                 ["reason"],
                 registry=registry,
             ),
@@ -66,6 +76,8 @@ class IngestMetrics:
         )
         for channel in CHANNELS:  # export zeros so rates exist before the first contact
             m.published.labels(channel)
-        for reason in ("invalid", "malformed_json", "too_large"):
+        for reason in ("invalid", "malformed_json", "too_large", *REFUSALS):
             m.rejected.labels(reason)
+        for reason in REFUSALS:
+            m.refused_requests.labels(reason)
         return m

@@ -24,6 +24,7 @@ from typing import Any
 import pytest
 
 from ascolto.config import Settings
+from services.client import default_credential
 from tests.support.stack import ASCOLTO, Pipeline, Proc, free_port, metrics_url, wait_ready
 from tests.support.waiting import wait_until
 
@@ -200,7 +201,8 @@ def post_contact(url: str) -> urllib.request.Request:
         "brand": "acme", "customer_handle": "@jane", "occurred_at": "2025-11-23T10:00:00Z",
         "body": "hi",
     }  # fmt: skip
-    data, headers = json.dumps(contact).encode(), {"Content-Type": "application/json"}
+    data = json.dumps(contact).encode()
+    headers = {"Content-Type": "application/json", **default_credential().headers()}
     return urllib.request.Request(url, data=data, headers=headers, method="POST")
 
 

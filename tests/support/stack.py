@@ -26,6 +26,7 @@ from ascolto.clients import kafka_options
 from ascolto.config import ROOT, Settings
 from ascolto.search import client, delete_indices, setup_indices
 from ascolto.topics import ensure_topics, topic_specs
+from services.keys import ensure_local_key
 from tests.support.waiting import wait_until
 
 ASCOLTO = str(Path(sys.executable).parent / "ascolto")
@@ -201,6 +202,8 @@ def make_pipeline(
         **(extra_env or {}),
     }
     settings = Settings.from_env(env)
+    if not settings.ingest.auth.key:  # the clients send the local key: make sure it exists
+        ensure_local_key(settings)  # (a stack made before ingest took keys has none yet)
     ensure_topics(settings.kafka, settings.worker.app_id)
     setup_indices(settings.elastic)
     ingest = launch("ingest", "serve-ingest", env, tmp)

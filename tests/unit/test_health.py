@@ -28,6 +28,7 @@ from streams.health import (
     http_routes,
     worker_checks,
 )
+from tests.support.ingest_keys import TestKeys, bearer
 
 IN_GROUP = Membership(coordinator=True, member=True, generation=3, reassigning=False, partitions=4)
 WORKER_CHECKS = ("kafka", "assignment", "recovery", "elasticsearch")
@@ -274,15 +275,19 @@ def test_a_failed_produce_makes_ingest_not_ready_until_a_round_trip_succeeds() -
 
 
 def ingest_answers(publisher: FakePublisher, *requests: tuple[str, str]) -> list[Any]:
+    keys = TestKeys()
+    _, token = keys.add()
+
     async def run() -> list[Any]:
-        app = ingest.create_app(Settings(), publisher=publisher)  # type: ignore[arg-type]
+        auth = keys.authenticator()
+        app = ingest.create_app(Settings(), publisher=publisher, auth=auth)  # type: ignore[arg-type]
         answers = []
         async with TestClient(TestServer(app)) as http:
             for method, path in requests:
                 body = {"source": "t", "source_id": "1", "channel": "social",
                         "direction": "inbound", "brand": "acme", "customer_handle": "@jane",
                         "occurred_at": "2025-11-23T10:00:00Z", "body": "hi"}  # fmt: skip
-                answer = await http.request(method, path, json=body)
+                answer = await http.request(method, path, json=body, headers=bearer(token))
                 answers.append((answer.status, await answer.text()))
         return answers
 

@@ -12,13 +12,16 @@ import orjson
 from aiohttp.test_utils import TestClient, TestServer
 
 from ascolto.config import Settings
+from ascolto.secret import Secret
 from ascolto.validation import InvalidContact, validate
 from services import client
 from services.importers import run, twitter
 from services.ingest import app as ingest
+from tests.support.ingest_keys import ScriptedUrlopen, TestKeys, bearer
 from tests.support.tweets import T0, csv_bytes, tweet
 
 NOW = 1_790_000_000_000
+CREDENTIAL = client.IngestCredential(Secret("asc_test_key"))
 
 
 class FakeIngest:
@@ -41,7 +44,7 @@ class FakeIngest:
 def import_rows(monkeypatch, rows, max_body_bytes=32 * 1024 * 1024):
     fake = FakeIngest()
     monkeypatch.setattr(run, "post_batch", fake)
-    settings = Settings()
+    settings = Settings.from_env({"ASCOLTO_INGEST_KEY": "asc_test_key"})
     settings = dataclasses.replace(
         settings, ingest=dataclasses.replace(settings.ingest, max_body_bytes=max_body_bytes)
     )
@@ -77,37 +80,16 @@ def test_size_batches_counts_brackets_and_commas():
     assert [len(b) for b in client.size_batches(((1, i) for i in items), 2, 10**6)] == [2, 2, 1]
 
 
-class FakeResponse(io.BytesIO):
-    status = 202
-
-    def __enter__(self) -> FakeResponse:
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        pass
-
-
 def scripted_urlopen(monkeypatch, outcomes: list[Any]) -> list[float]:
     """urlopen raising or answering each of outcomes in turn; returns the timeouts used."""
-    timeouts: list[float] = []
-
-    def urlopen(request: Any, timeout: float) -> FakeResponse:
-        timeouts.append(timeout)
-        outcome = outcomes.pop(0)
-        if isinstance(outcome, BaseException):
-            raise outcome
-        return FakeResponse(outcome)
-
-    monkeypatch.setattr(client.urllib.request, "urlopen", urlopen)
-    monkeypatch.setattr(client.time, "sleep", lambda _: None)
-    return timeouts
+    return ScriptedUrlopen(monkeypatch, outcomes).timeouts
 
 
 def test_a_non_json_error_answer_is_reported_not_a_crash(monkeypatch):
     aiohttp_page = io.BytesIO(b"Maximum request body size 33554432 exceeded")
     too_large = urllib.error.HTTPError("http://x", 413, "Too Large", {}, aiohttp_page)  # type: ignore[arg-type]
     scripted_urlopen(monkeypatch, [too_large])
-    assert client.post_batch("http://x", [{}]) == (
+    assert client.post_batch("http://x", [{}], credential=CREDENTIAL) == (
         413,
         {"error": "Maximum request body size 33554432 exceeded"},
     )
@@ -115,7 +97,7 @@ def test_a_non_json_error_answer_is_reported_not_a_crash(monkeypatch):
 
 def test_a_timeout_is_retried_and_outlasts_ingests_wait_for_kafka(monkeypatch):
     timeouts = scripted_urlopen(monkeypatch, [TimeoutError("timed out"), b'{"accepted": 1}'])
-    assert client.post_batch("http://x", [{}]) == (202, {"accepted": 1})
+    assert client.post_batch("http://x", [{}], credential=CREDENTIAL) == (202, {"accepted": 1})
     assert timeouts[0] > ingest.PUBLISH_WAIT_S
 
 
@@ -138,9 +120,16 @@ def test_ingest_answers_503_when_kafka_does_not_acknowledge_in_time(monkeypatch)
     }  # fmt: skip
 
     async def post() -> tuple[int, dict[str, Any]]:
-        app = ingest.create_app(Settings(), publisher=HangingKafka())  # type: ignore[arg-type]
+        auth = TestKeys()
+        _, token = auth.add()
+        app = ingest.create_app(
+            Settings(),
+            publisher=HangingKafka(),  # type: ignore[arg-type]
+            auth=auth.authenticator(),
+        )
         async with TestClient(TestServer(app)) as http:
-            answer = await asyncio.wait_for(http.post("/v1/contacts", json=contact), 10)
+            sending = http.post("/v1/contacts", json=contact, headers=bearer(token))
+            answer = await asyncio.wait_for(sending, 10)
             return answer.status, await answer.json()
 
     status, answer = asyncio.run(post())
@@ -151,6 +140,7 @@ def test_the_import_command_exits_1_when_a_row_was_refused_and_0_for_repeats(mon
     from services.cli import main
 
     monkeypatch.setattr(run, "post_batch", FakeIngest())
+    monkeypatch.setenv("ASCOLTO_INGEST_KEY", "asc_test_key")
     archive = tmp_path / "twcs.csv"
     fine = tweet(1, "1", True, T0, "fine")
     archive.write_bytes(csv_bytes([fine, fine]))  # the same tweet twice: a repeat, not a loss
