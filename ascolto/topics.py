@@ -10,12 +10,16 @@ from kafka.errors import TopicAlreadyExistsError
 
 from ascolto import sizing
 from ascolto.clients import kafka_options
-from ascolto.config import KafkaSettings
+from ascolto.config import KafkaSettings, RetentionSettings
 
 log = logging.getLogger("ascolto.setup")
 
-WEEK_MS = str(7 * 24 * 3600 * 1000)
 MIN_INSYNC = "min.insync.replicas"
+RETENTION = "retention.ms"
+# A compacted topic keeps a superseded value until the cleaner reaches it, which a quiet topic
+# may never do: this bounds how long an erased person's old record outlives its tombstone.
+COMPACTION_LAG = "max.compaction.lag.ms"
+KEPT_IN_STEP = (RETENTION, COMPACTION_LAG)  # set again on existing topics that differ
 
 # The worker's faust tables (streams.app), whose changelog topics faust names after them.
 DIRECTORY_TABLE = "customer-directory"
@@ -36,14 +40,17 @@ def topic_specs(k: KafkaSettings) -> dict[str, dict[str, str]]:
     }
 
 
-def changelog_specs(app_id: str) -> dict[str, dict[str, str]]:
+def changelog_specs(
+    app_id: str, retention: RetentionSettings | None = None
+) -> dict[str, dict[str, str]]:
     """The tables' changelog topics, named and configured as faust makes them. A worker makes
     them on its first start, but its consumer can subscribe before its metadata shows them: the
     group's assignment then leaves them out until aiokafka's next metadata refresh, minutes
     later, and with them the recovery of the worker's timelines (seen in 2 of 57 runs of the
     two-worker crash test, as miscounted duplicates)."""
+    lag = str((retention or RetentionSettings()).topics_ms)
     return {
-        f"{app_id}-{table}-changelog": {"cleanup.policy": "compact"}
+        f"{app_id}-{table}-changelog": {"cleanup.policy": "compact", COMPACTION_LAG: lag}
         for table in (DIRECTORY_TABLE, TIMELINES_TABLE)
     }
 
@@ -51,8 +58,9 @@ def changelog_specs(app_id: str) -> dict[str, dict[str, str]]:
 def ensure_topics(k: KafkaSettings, app_id: str | None = None) -> list[str]:
     """Create missing topics, and the changelogs of the worker group ``app_id`` if given;
     return the names created. Refuses settings the cluster or the existing topics cannot
-    hold (ascolto.sizing); sets ``min.insync.replicas`` on existing topics that differ."""
-    specs = topic_specs(k) | (changelog_specs(app_id) if app_id else {})
+    hold (ascolto.sizing); sets ``min.insync.replicas``, ``retention.ms`` and
+    ``max.compaction.lag.ms`` on existing topics that differ."""
+    specs = topic_specs(k) | (changelog_specs(app_id, k.retention) if app_id else {})
     durability = {MIN_INSYNC: str(k.min_insync_replicas)}
     admin = KafkaAdminClient(**kafka_options(k), client_id="ascolto-setup")
     try:
@@ -61,7 +69,7 @@ def ensure_topics(k: KafkaSettings, app_id: str | None = None) -> list[str]:
         existing = set(admin.list_topics())
         found = [name for name in specs if name in existing]
         sizing.check_topics(k, _shapes(admin, found))
-        _set_min_insync(admin, found, durability[MIN_INSYNC])
+        _set_differing(admin, {n: durability | _kept_in_step(specs[n]) for n in found})
         created: list[str] = []
         for name, cfg in specs.items():
             if name in existing:
@@ -91,23 +99,36 @@ def _shapes(admin: KafkaAdminClient, names: list[str]) -> dict[str, sizing.Topic
     }
 
 
-def _set_min_insync(admin: KafkaAdminClient, names: list[str], wanted: str) -> None:
-    """Set ``min.insync.replicas`` on the topics whose effective value differs (a topic made
-    before the setting has the broker's), incrementally: their other configs stay. A refusal
-    (no AlterConfigs permission, say) is a warning: the topics work, with the old value."""
-    if not names:
+def _kept_in_step(spec: dict[str, str]) -> dict[str, str]:
+    return {name: value for name, value in spec.items() if name in KEPT_IN_STEP}
+
+
+def _set_differing(admin: KafkaAdminClient, wanted: dict[str, dict[str, str]]) -> None:
+    """Set the configs whose effective value differs on each topic (a topic made before a
+    setting has the broker's, or the setting's old value), incrementally: their other configs
+    stay. A refusal (no AlterConfigs permission, say) is a warning: the topics work, with the
+    old value."""
+    if not wanted:
         return
-    asked = {MIN_INSYNC: None}
-    resources = [ConfigResource(ConfigResourceType.TOPIC, n, configs=dict(asked)) for n in names]
+    resources = [
+        ConfigResource(ConfigResourceType.TOPIC, n, configs=dict.fromkeys(cfg))
+        for n, cfg in wanted.items()
+    ]
     described = admin.describe_configs(resources, config_filter="all")["topic"]
-    differ = [n for n in names if described[n][MIN_INSYNC]["value"] != wanted]
+    differ = {
+        n: {name: v for name, v in cfg.items() if described[n][name]["value"] != v}
+        for n, cfg in wanted.items()
+    }
+    differ = {n: cfg for n, cfg in differ.items() if cfg}
     if not differ:
         return
-    log.warning("setting %s=%s on %s", MIN_INSYNC, wanted, ", ".join(differ))
+    for name, cfg in sorted(differ.items()):
+        log.warning("setting %s on %s", ", ".join(f"{k}={v}" for k, v in cfg.items()), name)
     results = admin.alter_configs(
-        [ConfigResource(ConfigResourceType.TOPIC, n, configs={MIN_INSYNC: wanted}) for n in differ],
+        [ConfigResource(ConfigResourceType.TOPIC, n, configs=cfg) for n, cfg in differ.items()],
         incremental=True,
     )["topic"]
     for name, result in sorted(results.items()):
         if result != "OK":
-            log.warning("%s of %s not set: %s (kafka-configs.sh --alter)", MIN_INSYNC, name, result)
+            asked = ", ".join(differ[name])
+            log.warning("%s of %s not set: %s (kafka-configs.sh --alter)", asked, name, result)

@@ -35,6 +35,8 @@ SCHEMA_FILES = (
     "dead-letter.v1.avsc",
     "customer.v1.avsc",
     "sla-event.v1.avsc",
+    "erasure.v1.avsc",
+    "audit-event.v1.avsc",
 )
 
 

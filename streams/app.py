@@ -180,7 +180,7 @@ def create_app(settings: Settings) -> faust.App:
         changelog=timelines.changelog_topic.get_topic_name(),
         producer=app.producer,
         outputs=Outputs(
-            the_codec, metrics, app.producer, k.enriched, k.conversations, k.sla_events
+            the_codec, metrics, app.producer, k.enriched, k.conversations, k.sla_events, k.audit
         ),
         codec=the_codec,
         dead_letters=dead_letters,

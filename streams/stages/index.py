@@ -50,10 +50,24 @@ def dead_letters_for(
     ]
 
 
+def _deleted(message: SourceMessage, out: Built) -> bool:
+    """A tombstone: the document deleted, unless a newer revision is there (the revision in
+    the record's header); False for a record with a value."""
+    if message.value is not None:
+        return False
+    if message.key:
+        doc_id = message.key.decode()
+        out.actions.append(Action(doc_id, None, tombstone_revision(message)))
+        out.by_id[doc_id] = message
+    return True
+
+
 def contact_actions(messages: Sequence[SourceMessage], codec: Codec, stage: str) -> Built:
-    """Bulk actions for EnrichedContact records."""
+    """Bulk actions for EnrichedContact records; a tombstone (an erasure) deletes one."""
     out = Built()
     for message in messages:
+        if _deleted(message, out):
+            continue
         try:
             record = codec.decode(message.value, expect="EnrichedContact")
         except DecodeError as exc:
@@ -72,7 +86,9 @@ def sla_actions(messages: Sequence[SourceMessage], codec: Codec, stage: str) -> 
     """SLA events keyed by event_id: a met that corrects a breached overwrites it."""
     out = Built()
     for message in messages:
-        if message.value is None and message.key:  # a retracted event
+        # a retracted or erased event. Unversioned, whatever the header says: an event is
+        # written without a version, and Elasticsearch's own would refuse a lower one.
+        if message.value is None and message.key:
             event_id = message.key.decode()
             out.actions.append(Action(event_id, None, None))
             out.by_id[event_id] = message
@@ -90,15 +106,10 @@ def sla_actions(messages: Sequence[SourceMessage], codec: Codec, stage: str) -> 
 def conversation_actions(messages: Sequence[SourceMessage], codec: Codec, stage: str) -> Built:
     out = Built()
     for message in messages:
-        value = message.value
-        if value is None:  # tombstone: merged into another conversation
-            key = message.key
-            if key:
-                out.actions.append(Action(key.decode(), None, tombstone_revision(message)))
-                out.by_id[key.decode()] = message
+        if _deleted(message, out):  # merged into another conversation, or erased
             continue
         try:
-            record = codec.decode(value, expect="Conversation")
+            record = codec.decode(message.value, expect="Conversation")
         except DecodeError as exc:
             out.dead.append(DeadLetter.of_message(message, stage, "schema", str(exc)))
             continue

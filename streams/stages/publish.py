@@ -30,18 +30,22 @@ class Outputs:
     enriched: str
     conversations: str
     sla_events: str
+    audit: str | None = None  # what erasures removed (streams.stages.erasure)
 
     async def publish(self, out: Threaded) -> list[Awaitable[Any]]:
         """Send everything (buffered by the producer); return the delivery futures."""
         encode, send = self.codec.encode, self.producer.send
         sent: list[Awaitable[Any]] = []
+        # tombstones are versioned so that a late delete never wins over a newer record
+        versioned = {REVISION_HEADER: str(out.revision).encode()}
         for key, record in out.contacts:
             value = encode("EnrichedContact", record)
             sent.append(await send(self.enriched, key, value, None, None, None))
+        for contact_id in out.contact_tombstones:
+            sent.append(await send(self.enriched, contact_id.encode(), None, None, None, versioned))
         for key, conv in out.conversations:
-            if conv is None:  # tombstone, versioned so a late delete never wins
-                headers = {REVISION_HEADER: str(out.revision).encode()}
-                sent.append(await send(self.conversations, key, None, None, None, headers))
+            if conv is None:  # merged into another, or erased
+                sent.append(await send(self.conversations, key, None, None, None, versioned))
             else:
                 value = encode("Conversation", conv)
                 sent.append(await send(self.conversations, key, value, None, None, None))
@@ -53,6 +57,13 @@ class Outputs:
             sent.append(await send(self.sla_events, event_id.encode(), None, None, None, None))
         self._count(out)
         return sent
+
+    async def publish_audit(self, request_id: str, event: dict[str, Any]) -> Awaitable[Any]:
+        """An AuditEvent (no personal data), keyed by the request; the delivery future."""
+        if self.audit is None:
+            raise RuntimeError("Outputs.audit: no audit topic given")
+        value = self.codec.encode("AuditEvent", event)
+        return await self.producer.send(self.audit, request_id.encode(), value, None, None, None)
 
     def _count(self, out: Threaded) -> None:
         m = self.metrics

@@ -82,9 +82,17 @@ def route_batch(
     now_ms = int(time.time() * 1000)
     out = Routed(started_ms=now_ms)
     valid: list[tuple[EventT, dict[str, Any], Identity]] = []
+    erasures: list[tuple[int, bytes, bytes]] = []  # (after how many valid contacts, key, value)
     for event in events:
         try:
-            contact = codec.decode(event.message.value, expect="Contact")
+            name, contact = codec.decode_any(event.message.value)
+            if name == "Erasure":
+                erasures.append(
+                    (len(valid), erasure_key(contact), codec.encode("Erasure", contact))
+                )
+                continue
+            if name != "Contact":
+                raise DecodeError(f"expected a Contact message, got a {name}")
         except DecodeError as exc:
             out.dead.append(DeadLetter.of_event(event, STAGE, "decode", str(exc)))
             continue
@@ -98,9 +106,14 @@ def route_batch(
         valid.append((event, contact, resolve(contact, lookup)))
         out.received_ms.append(contact["received_at"])
 
-    for (_, contact, identity), enrichment in zip(
-        valid, _enrich_all(enricher, valid, out), strict=True
+    pending = iter(erasures)
+    erasure = next(pending, None)
+    for position, ((_, contact, identity), enrichment) in enumerate(
+        zip(valid, _enrich_all(enricher, valid, out), strict=True)
     ):
+        while erasure is not None and erasure[0] <= position:
+            out.keyed.append(erasure[1:])
+            erasure = next(pending, None)
         if enrichment is None:
             continue
         record = enriched_record(contact, dict(enrichment), identity, now_ms)
@@ -118,7 +131,16 @@ def route_batch(
                     "live" if is_live(contact, lateness_ms) else "replay",
                 )
             )
+    if erasure is not None:
+        out.keyed.append(erasure[1:])
+    out.keyed += [(key, value) for _, key, value in pending]
     return out
+
+
+def erasure_key(request: dict[str, Any]) -> bytes:
+    """An erase request (``ascolto erase``) goes where the customer's contacts went: after
+    every contact of theirs that came before it on this partition (docs/privacy.md)."""
+    return timeline_key(request["brand"], request["customer_id"])
 
 
 def _enrich_all(

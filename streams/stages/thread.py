@@ -27,7 +27,7 @@ from typing import Any, Protocol
 from aiokafka.partitioner import DefaultPartitioner
 from faust.types import EventT
 
-from schemas import Codec
+from schemas import Codec, DecodeError
 from streams.metrics import WorkerMetrics, observe_waits
 from streams.rules.threading import ThreadingParams
 from streams.sinks.dead_letter import DeadLetter, DeadLetterSender
@@ -36,7 +36,7 @@ from streams.sla.gauges import ConversationGauges
 from streams.sla.policy import Policy
 from streams.sla.wakeups import DueIndex, WakeIndex
 from streams.sla.watermark import Watermark
-from streams.stages import timeline
+from streams.stages import erasure, timeline
 from streams.stages.publish import Outputs
 from streams.stages.timeline import SlaContext, Threaded, TimelineState
 from streams.stages.timeline_cache import TimelineCache
@@ -137,9 +137,16 @@ class ThreadStage:
         started_ms = self.now_ms()
         items: list[tuple[bytes, dict[str, Any]]] = []
         dead: list[DeadLetter] = []
+        # erase requests, each after the contacts that came before it: (how many, key, request)
+        erasures: list[tuple[int, bytes, dict[str, Any]]] = []
         for event in events:
             try:
-                record = self.codec.decode(event.message.value, expect="EnrichedContact")
+                name, record = self.codec.decode_any(event.message.value)
+                if name == "Erasure":
+                    erasures.append((len(items), event.message.key or b"", record))
+                    continue
+                if name != "EnrichedContact":
+                    raise DecodeError(f"expected an EnrichedContact message, got a {name}")
             except Exception as exc:
                 dead.append(DeadLetter.of_event(event, "thread", "schema", str(exc)))
                 continue
@@ -148,10 +155,15 @@ class ThreadStage:
         observe_waits(self.waited, started_ms, (r["contact"]["received_at"] for _, r in items))
         sla = self.sla_context()
         async with self.stepping:
-            groups = group_by_key(items).items()
-            written = await self.step_and_publish(groups, sla, every=True)
-            for key, new_state in written:
-                await self.keep(key, new_state)
+            done = 0
+            for upto, key, request in [*erasures, (len(items), b"", None)]:
+                groups = group_by_key(items[done:upto]).items()
+                written = await self.step_and_publish(groups, sla, every=True)
+                for written_key, new_state in written:
+                    await self.keep(written_key, new_state)
+                done = upto
+                if request is not None:
+                    await self.erase(key, request)
         await self.dead_letters.send(dead)
         self.metrics.watermark_seconds.set(self.watermark.now() / 1000)
 
@@ -196,19 +208,40 @@ class ThreadStage:
         flushes before it commits offsets; the partitioner picks the partition faust would."""
         state, value, trimmed = timeline.within_size(state, self.params)
         if trimmed:
-            log.warning("timeline %r over %d bytes: %d oldest conversations dropped",
-                        key, timeline.MAX_STATE_BYTES, trimmed)  # fmt: skip
+            # the partition, not the key: an unknown customer's key is their handle or e-mail
+            log.warning("a timeline on partition %d over %d bytes: %d oldest conversations "
+                        "dropped", partition_of(key, self.partitions), timeline.MAX_STATE_BYTES,
+                        trimmed)  # fmt: skip
             self.metrics.trimmed.inc(trimmed)
         self.table.raw_update({key: value})  # the store alone
         await self.producer.send(self.changelog, key, value, None, None, None)
         self.cache.keep(key, value, state)
 
-    async def drop(self, key: bytes) -> None:
+    async def drop(self, key: bytes) -> Awaitable[Any]:
         """Delete a timeline from the store and its changelog, on keep()'s path: through
-        faust's own buffer, its tombstone could land after a newer timeline keep() sent."""
+        faust's own buffer, its tombstone could land after a newer timeline keep() sent.
+        Returns the tombstone's delivery future."""
         self.table.data.pop(key, None)
-        await self.producer.send(self.changelog, key, None, None, None, None)
+        sent = await self.producer.send(self.changelog, key, None, None, None, None)
         self.cache.forget(key)
+        return sent
+
+    async def erase(self, key: bytes, request: dict[str, Any]) -> None:
+        """An erase request (streams.stages.erasure): a tombstone for everything published
+        from the customer's timeline, acknowledged before the timeline goes (outputs before
+        state, as a step), then the timeline, its changelog record and its place in every
+        index beside the table, then the audit event. A repeat finds nothing left and says
+        so (counts 0). The caller holds the lock."""
+        state = self.cache.load(key, self.table.get(key))
+        out = erasure.withdrawn(state, self.params)
+        await asyncio.gather(*await self.outputs.publish(out))
+        await asyncio.gather(await self.drop(key))
+        self.wake_index.set(key, None)
+        self.expiry.set(key, None)
+        self.touched.pop(key, None)
+        self.gauges.forget(key)
+        audit = erasure.worker_audit(request, out, self.now_ms())
+        await asyncio.gather(await self.outputs.publish_audit(request["request_id"], audit))
 
     def reindex(self) -> None:
         """Rebuild the in-memory indexes from the table after an assignment changed, keeping

@@ -49,6 +49,8 @@ class Threaded:
     sla_events_uncounted: int = 0
     # event ids no longer true (a late answer showed the warning never was): tombstones
     sla_retractions: list[str] = field(default_factory=list)
+    # contact ids withdrawn (an erasure): tombstones, versioned like the conversations'
+    contact_tombstones: list[str] = field(default_factory=list)
     revision: int = 0
     exact_duplicates: int = 0
     near_duplicates: int = 0
