@@ -40,7 +40,9 @@ render() { # render NAME [helm options...]
   "$HELM" template ascolto "$CHART" --namespace ascolto "$@" >"$OUT/$name.yaml"
   rendered+=("$OUT/$name.yaml")
 }
-render default
+# The chart's defaults name no API key store, which it refuses (below): the least to add.
+KEYS=(--set ingest.keys.secretName=ascolto-ingest-keys)
+render default "${KEYS[@]}"
 for values in "$CHART"/ci/*-values.yaml "$HERE"/examples/*values*.yaml; do
   [ -e "$values" ] && render "$(basename "$values" .yaml)" --values "$values"
 done
@@ -53,9 +55,12 @@ refused() { # refused EXPECTED-MESSAGE helm options...
   fi
   grep -qF "$expected" <<<"$out" || { log "ERROR: helm template $*: $out"; exit 1; }
 }
-refused "more than kafka.partitions=12" --set worker.replicas=13
-refused "elasticsearch.auth.type: none, apiKey or basic" --set elasticsearch.auth.type=token
-refused "SASL_SSL needs its secretName (or a password)" --set kafka.securityProtocol=SASL_SSL
+refused "more than kafka.partitions=12" "${KEYS[@]}" --set worker.replicas=13
+refused "elasticsearch.auth.type: none, apiKey or basic" "${KEYS[@]}" \
+  --set elasticsearch.auth.type=token
+refused "SASL_SSL needs its secretName (or a password)" "${KEYS[@]}" \
+  --set kafka.securityProtocol=SASL_SSL
+refused "ingest.keys.secretName: name the Secret holding ingest's API key store"
 
 examples=()
 for manifest in "$HERE"/examples/*.yaml; do

@@ -7,7 +7,7 @@
 #   deploy/image/build.sh base       the base image only (localhost/ascolto-base:bookworm)
 #
 # Rebuilds are quick: the base is cached (.run/image/), and the dependencies are a layer of
-# their own, rebuilt only when pyproject.toml changes.
+# their own, rebuilt only when the run-time part of requirements.lock changes.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../env.sh"
 # podman's flags for this machine, shared with the tests (tests/support/container.py)

@@ -1,13 +1,19 @@
 """The image (`make image`) against the real stack: its ingest and worker, each in a container
-with a read-only root file system, pass the walking skeleton; its CLI sets a pipeline up and
-its indexer indexes; every process runs as the image's non-root user; and the image holds the
-application and its dependencies, not the tests or the dev tools."""
+with a read-only root file system, pass the walking skeleton; ingest reads an API key store
+made for these tests and mounted read-only, as the chart mounts its Secret, and sees a key the
+image's CLI revokes without a restart; its CLI sets a pipeline up and its indexer indexes;
+every process runs as the image's non-root user; and the image holds the application and its
+dependencies, not the tests or the dev tools."""
 
 from __future__ import annotations
 
 import json
 import os
+import subprocess
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from kafka import KafkaAdminClient
@@ -17,6 +23,7 @@ from ascolto.config import Settings
 from ascolto.search import client, index_names
 from ascolto.topics import topic_specs
 from bench.worker_metrics import scrape, total
+from services.client import default_credential
 from tests.integration.test_walking_skeleton import (
     posted,
     test_an_invalid_batch_publishes_nothing,
@@ -28,6 +35,7 @@ from tests.integration.test_walking_skeleton import (
 )
 from tests.support.container import (
     IMAGE_UID,
+    MOUNTED,
     STATE_DIR,
     ContainerProc,
     build_image,
@@ -35,6 +43,7 @@ from tests.support.container import (
     run_once,
 )
 from tests.support.stack import (
+    ASCOLTO,
     Pipeline,
     free_port,
     isolated_names,
@@ -64,11 +73,42 @@ def image(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 
 @pytest.fixture(scope="module")
+def ingest_keys(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """A key store of these tests' own, made as an operator makes one (`ascolto keys create`
+    on their machine): ingest's container mounts it, the tests' client sends its key."""
+    directory = tmp_path_factory.mktemp("ingest-keys")
+    store, key = directory / "ingest-keys.json", directory / "ingest.key"
+    create = [ASCOLTO, "keys", "create", "--name", "image-test", "--write", str(key)]
+    env = {**os.environ, "ASCOLTO_INGEST_KEYS_FILE": str(store)}
+    done = subprocess.run(create, env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    return {"ASCOLTO_INGEST_KEYS_FILE": str(store), "ASCOLTO_INGEST_KEY_FILE": str(key)}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def client_sends_the_test_key(ingest_keys: dict[str, str]) -> Iterator[None]:
+    """The walking skeleton's checks post with the process's default credential: in this
+    module, the test store's key; the environment's again after it."""
+    env = pytest.MonkeyPatch()
+    env.setenv("ASCOLTO_INGEST_KEY_FILE", ingest_keys["ASCOLTO_INGEST_KEY_FILE"])
+    default_credential.cache_clear()
+    try:
+        yield
+    finally:
+        env.undo()
+        default_credential.cache_clear()
+
+
+@pytest.fixture(scope="module")
 def pipeline(
-    image: str, base_settings: Settings, tmp_path_factory: pytest.TempPathFactory
+    image: str,
+    base_settings: Settings,
+    ingest_keys: dict[str, str],
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Pipeline]:
     """The walking skeleton's pipeline, with its ingest and worker run from the image."""
-    pipe = make_pipeline(base_settings, tmp_path_factory.mktemp("image"), launch=container_proc)
+    tmp = tmp_path_factory.mktemp("image")
+    pipe = make_pipeline(base_settings, tmp, extra_env=ingest_keys, launch=container_proc)
     try:
         yield pipe
     finally:
@@ -93,6 +133,45 @@ def test_each_process_runs_as_the_image_user_on_a_read_only_root(
     refused = proc.exec("touch", "/opt/ascolto/probe", check=False)
     assert refused.returncode != 0 and "Read-only file system" in refused.stderr
     assert proc.exec("touch", f"{STATE_DIR}/probe", check=False).returncode == 0
+
+
+def post_nothing(pipeline: Pipeline, token: str) -> int:
+    """The status of an authenticated POST of no contacts: 400 once the key is accepted, 401
+    when it is not; nothing is published either way."""
+    request = urllib.request.Request(
+        f"{pipeline.ingest_url}/v1/contacts",
+        data=b"[]",
+        method="POST",
+        headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            return int(answer.status)
+    except urllib.error.HTTPError as exc:
+        return exc.code
+
+
+def test_ingest_reads_the_mounted_store_and_sees_a_key_revoked_without_a_restart(
+    pipeline: Pipeline, ingest_keys: dict[str, str]
+) -> None:
+    """The image's CLI makes a second key in the store the running ingest mounts, then
+    revokes it: ingest accepts it, then refuses it, and keeps accepting the first."""
+    store = Path(ingest_keys["ASCOLTO_INGEST_KEYS_FILE"])
+    inside = MOUNTED["ASCOLTO_INGEST_KEYS_FILE"]
+    env = {**os.environ, "ASCOLTO_INGEST_KEYS_FILE": str(store)}
+    made = run_once("keys", "create", "--name", "second", "--write", f"{inside}/second.key",
+                    env=env, writable=True)  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    token = (store.parent / "second.key").read_text().strip()
+    key_id = token.split("_")[1]
+    first = Path(ingest_keys["ASCOLTO_INGEST_KEY_FILE"]).read_text().strip()
+    wait_until(lambda: post_nothing(pipeline, token) == 400, 10, "ingest to accept a new key")
+    revoke = run_once("keys", "revoke", key_id, env=env, writable=True)
+    assert revoke.returncode == 0, revoke.stderr
+    wait_until(lambda: post_nothing(pipeline, token) == 401, 10, "ingest to refuse the key")
+    assert post_nothing(pipeline, first) == 400
+    assert post_nothing(pipeline, "asc_nokey00000_nothing") == 401
+    assert token not in pipeline.ingest.log.read_text()
 
 
 def test_the_worker_keeps_its_state_in_the_writable_state_dir(pipeline: Pipeline) -> None:

@@ -21,8 +21,18 @@ IMAGE = "localhost/ascolto:latest"
 BUILD = ROOT / "deploy" / "image" / "build.sh"
 STATE_DIR = "/var/lib/ascolto"  # the image's ASCOLTO_RUN_DIR, a tmpfs here
 IMAGE_UID = 10001
-# Paths of the test machine, meaningless inside a container: the image's own apply.
-HOST_PATHS = {"ASCOLTO_ROOT", "ASCOLTO_RUN_DIR", "ASCOLTO_WORKER_DATA_DIR"}
+# Paths of the test machine, meaningless inside a container: the image's own apply. The
+# client's key file is the test's: ingest in a container needs none.
+HOST_PATHS = {
+    "ASCOLTO_ROOT",
+    "ASCOLTO_RUN_DIR",
+    "ASCOLTO_WORKER_DATA_DIR",
+    "ASCOLTO_INGEST_KEY_FILE",
+}
+# Files of the test machine a container reads: the directory holding each is bind-mounted
+# read-only there, and the setting names the file inside. The directory, not the file, as the
+# chart mounts a Secret: a store `ascolto keys` replaces whole is seen by the running ingest.
+MOUNTED = {"ASCOLTO_INGEST_KEYS_FILE": "/etc/ascolto/ingest-keys"}
 
 
 def podman_flags() -> list[str]:
@@ -47,10 +57,16 @@ def podman(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
 
 
 def run_once(
-    *args: str, env: dict[str, str] | None = None, entrypoint: str | None = None
+    *args: str,
+    env: dict[str, str] | None = None,
+    entrypoint: str | None = None,
+    writable: bool = False,
 ) -> subprocess.CompletedProcess[str]:
-    """``podman run --rm IMAGE ARGS``: a one-off command (the CLI), its output captured."""
-    cmd = ["podman", "run", "--rm", *podman_flags(), "--read-only", *env_flags(env or {})]
+    """``podman run --rm IMAGE ARGS``: a one-off command (the CLI), its output captured;
+    ``writable``: the MOUNTED directories too (`ascolto keys` edits the store)."""
+    env = env or {}
+    cmd = ["podman", "run", "--rm", *podman_flags(), "--read-only", *env_flags(env)]
+    cmd += mount_flags(env, writable)
     cmd += ["--entrypoint", entrypoint] if entrypoint else []
     return subprocess.run([*cmd, IMAGE, *args], capture_output=True, text=True, env=env)
 
@@ -58,8 +74,23 @@ def run_once(
 def env_flags(env: dict[str, str]) -> list[str]:
     """``--env NAME`` for the pipeline's ASCOLTO_* settings: podman takes each value from its
     own environment, so none appears on a command line (credentials, one day)."""
-    names = sorted(n for n in env if n.startswith("ASCOLTO_") and n not in HOST_PATHS)
+    names = sorted(
+        n for n in env if n.startswith("ASCOLTO_") and n not in HOST_PATHS and n not in MOUNTED
+    )
     return [flag for name in names for flag in ("--env", name)]
+
+
+def mount_flags(env: dict[str, str], writable: bool = False) -> list[str]:
+    """``--volume`` and ``--env`` for each MOUNTED setting ``env`` names; U: the files are
+    the image user's, as a Secret volume's are the pod's fsGroup's."""
+    flags = []
+    for name, target in MOUNTED.items():
+        if name in env:
+            host = Path(env[name])
+            mode = "rw" if writable else "ro"
+            flags += ["--volume", f"{host.parent}:{target}:{mode},U"]
+            flags += ["--env", f"{name}={target}/{host.name}"]
+    return flags
 
 
 @dataclass
@@ -88,6 +119,6 @@ def container_proc(name: str, command: str, env: dict[str, str], tmp: Path) -> C
     args = [
         "podman", "run", "--rm", "--name", container, *podman_flags(),
         "--read-only", "--tmpfs", f"{STATE_DIR}:rw,U",  # U: owned by the image user
-        *env_flags(env), IMAGE, command,
+        *env_flags(env), *mount_flags(env), IMAGE, command,
     ]  # fmt: skip
     return ContainerProc(name, args, env, tmp / f"{name}.log", container=container)

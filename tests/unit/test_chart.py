@@ -1,14 +1,19 @@
 """The Helm chart's inputs that no helm run checks: its rule files are the generated ones, and
-the Strimzi and ECK examples agree with the topics, principals and settings the code uses.
+the Strimzi and ECK examples agree with the topics, principals and settings the code uses;
+and what the chart renders for ingest's API keys, signing secret and TLS.
 
-Rendering and schema validation are `make helm-check` (deploy/helm/check.sh). Strimzi's and
-ECK's resources have no schema in kubernetes-validate: deploy/helm/validate.py checks their
-CRDs' required fields, and these tests check what they say.
+Schema validation is `make helm-check` (deploy/helm/check.sh), which also builds the helm
+these tests render with. Strimzi's and ECK's resources have no schema in kubernetes-validate:
+deploy/helm/validate.py checks their CRDs' required fields, and these tests check what they
+say.
 """
 
 from __future__ import annotations
 
 import importlib.util
+import os
+import re
+import subprocess
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -17,8 +22,12 @@ import pytest
 import yaml
 
 from ascolto.config import DECLARED, ROOT, Settings
+from ascolto.secret import Secret
+from ascolto.settings_table import FILE_SUFFIX
 from ascolto.topics import changelog_specs, topic_specs
 from observability import CHART_RULES_DIR, RULES_DIR, generate
+from services.ingest.auth.keys import new_key, write_keys
+from services.ingest.auth.store import LiveKeys
 
 HELM = ROOT / "deploy" / "helm"
 EXAMPLES = HELM / "examples"
@@ -114,7 +123,7 @@ NEEDS: dict[str, dict[str, set[str]]] = {
     "ascolto-ingest": {"Write": {K.raw}, "Read": set(), "Create": set()},
     "ascolto-worker": {
         "Read": {K.raw, K.keyed, K.customers} | DERIVED | CHANGELOGS,
-        "Write": {K.keyed, K.dlq} | DERIVED | CHANGELOGS,
+        "Write": {K.keyed, K.dlq, K.audit} | DERIVED | CHANGELOGS,
         "Create": CHANGELOGS,
         "Describe": TOPICS,
     },
@@ -235,3 +244,151 @@ def test_the_structure_check_finds_what_is_missing() -> None:
     service = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "s"}}
     assert validate.check(service | {"spec": {"prots": []}}) != []  # strict: unknown field
     assert validate.check(service | {"spec": {"ports": [{"port": 80}]}}) == []
+
+
+# ------------------------------------------------------------------ ingest: keys, signing, TLS
+
+CHECK = HELM / "check.sh"
+HELM_VERSION = re.search(r"^HELM_VERSION=(\S+)$", CHECK.read_text(), re.M)[1]  # type: ignore[index]
+KEYS = ["--set", "ingest.keys.secretName=ingest-keys"]
+
+
+@pytest.fixture(scope="module")
+def helm() -> Path:
+    """helm as deploy/helm/check.sh builds it, once, into the run directory."""
+    run_dir = Path(os.environ.get("ASCOLTO_RUN_DIR", ROOT / ".run"))
+    path = run_dir / "tools" / f"helm-{HELM_VERSION}" / "helm"
+    if not path.exists():
+        subprocess.run([str(CHECK)], check=True, cwd=ROOT)
+    return path
+
+
+def render(helm: Path, *options: str) -> subprocess.CompletedProcess[str]:
+    command = [str(helm), "template", "ascolto", str(HELM / "ascolto"), "--namespace", "ns"]
+    return subprocess.run([*command, *options], capture_output=True, text=True)
+
+
+def pod_spec(helm: Path, component: str, *options: str) -> dict[str, Any]:
+    done = render(helm, *options)
+    assert done.returncode == 0, done.stderr
+    for doc in yaml.safe_load_all(done.stdout):
+        if (
+            doc
+            and doc["kind"] in ("Deployment", "StatefulSet")
+            and doc["metadata"]["name"] == (f"ascolto-{component}")
+        ):
+            return doc["spec"]["template"]["spec"]
+    raise AssertionError(f"no {component} workload rendered")
+
+
+def env_of(container: dict[str, Any]) -> dict[str, str]:
+    return {e["name"]: e["value"] for e in container["env"]}
+
+
+def mounted_file(spec: dict[str, Any], path: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The volume and mount a file path lies in."""
+    (container,) = spec["containers"]
+    for mount in container["volumeMounts"]:
+        if path.startswith(mount["mountPath"] + "/"):
+            (volume,) = [v for v in spec["volumes"] if v["name"] == mount["name"]]
+            return volume, mount
+    raise AssertionError(f"{path} is in no mounted volume")
+
+
+def test_without_a_key_store_the_chart_refuses_to_render(helm: Path) -> None:
+    done = render(helm)
+    assert done.returncode != 0
+    assert "ingest.keys.secretName: name the Secret holding ingest's API key store" in done.stderr
+
+
+def test_ingest_reads_its_key_store_from_the_whole_secret_mounted_read_only(helm: Path) -> None:
+    spec = pod_spec(helm, "ingest", *KEYS, "--set", "ingest.keys.key=store.json")
+    env = env_of(spec["containers"][0])
+    volume, mount = mounted_file(spec, env["ASCOLTO_INGEST_KEYS_FILE"])
+    assert volume["secret"]["secretName"] == "ingest-keys"
+    assert env["ASCOLTO_INGEST_KEYS_FILE"] == f"{mount['mountPath']}/store.json"
+    # the kubelet updates a Secret volume in place, but never a file mounted with subPath
+    assert mount["readOnly"] is True and "subPath" not in mount
+    # readable by the pod's group only (fsGroup: the image's user's group)
+    assert volume["secret"]["defaultMode"] == 0o440
+    assert spec["securityContext"]["fsGroup"] == 10001
+    unset = {"ASCOLTO_INGEST_SIGNING_SECRET_FILE", "ASCOLTO_INGEST_TLS_CERTFILE"}
+    assert not unset & set(env)
+    probes = [spec["containers"][0][p]["httpGet"] for p in ("livenessProbe", "readinessProbe")]
+    assert [p.get("scheme", "HTTP") for p in probes] == ["HTTP", "HTTP"]
+
+
+def test_only_ingest_mounts_the_key_store(helm: Path) -> None:
+    spec = pod_spec(helm, "worker", *KEYS)
+    assert "ASCOLTO_INGEST_KEYS_FILE" not in env_of(spec["containers"][0])
+    assert all(v.get("secret", {}).get("secretName") != "ingest-keys" for v in spec["volumes"])
+
+
+def test_signing_secret_and_tls_come_from_their_secrets_and_the_probes_use_https(
+    helm: Path,
+) -> None:
+    options = [
+        "--set",
+        "ingest.signingSecret.secretName=signing",
+        "--set",
+        "ingest.tls.secretName=tls",
+    ]
+    spec = pod_spec(helm, "ingest", *KEYS, *options)
+    container = spec["containers"][0]
+    env = env_of(container)
+    for name, secret, key in [
+        ("ASCOLTO_INGEST_SIGNING_SECRET_FILE", "signing", "signing-secret"),
+        ("ASCOLTO_INGEST_TLS_CERTFILE", "tls", "tls.crt"),
+        ("ASCOLTO_INGEST_TLS_KEYFILE", "tls", "tls.key"),
+    ]:
+        volume, mount = mounted_file(spec, env[name])
+        assert volume["secret"]["secretName"] == secret, name
+        assert env[name] == f"{mount['mountPath']}/{key}" and mount["readOnly"] is True
+    probes = [container[p]["httpGet"] for p in ("livenessProbe", "readinessProbe")]
+    assert [p["scheme"] for p in probes] == ["HTTPS", "HTTPS"]
+
+
+def test_every_setting_the_chart_sets_is_declared(helm: Path) -> None:
+    values = HELM / "ascolto" / "ci" / "everything-on-values.yaml"
+    names: set[str] = set()
+    for component in ("ingest", "worker", "indexer"):
+        spec = pod_spec(helm, component, "--values", str(values))
+        names |= set(env_of(spec["containers"][0]))
+    secrets = {n for n, s in DECLARED.by_env.items() if s.kind is Secret}
+    declared = set(DECLARED.by_env) | {f"{n}{FILE_SUFFIX}" for n in secrets}
+    assert names - declared == set()
+    assert "ASCOLTO_INGEST_SIGNING_SECRET_FILE" in names
+
+
+def test_the_retention_values_are_the_declared_defaults(helm: Path) -> None:
+    retention = CHART_VALUES["kafka"]["retention"]
+    assert {
+        "ASCOLTO_RETENTION_DAYS": retention["days"],
+        "ASCOLTO_DLQ_RETENTION_DAYS": retention["dlqDays"],
+        "ASCOLTO_AUDIT_RETENTION_DAYS": retention["auditDays"],
+    } == {n: int(s.default) for n, s in DECLARED.by_env.items() if n.endswith("RETENTION_DAYS")}
+    env = env_of(
+        pod_spec(helm, "worker", *KEYS, "--set", "kafka.retention.dlqDays=9")["containers"][0]
+    )
+    assert env["ASCOLTO_DLQ_RETENTION_DAYS"] == "9"
+
+
+def test_the_store_sees_a_secret_volume_updated_by_the_kubelet(tmp_path: Path) -> None:
+    """As the kubelet's atomic writer updates a Secret volume: the file is a symlink through
+    `..data` to a timestamped directory, and an update swaps `..data` to a new one."""
+
+    def version(name: str, keys: dict[str, Any]) -> None:
+        write_keys(tmp_path / name / "ingest-keys.json", keys)
+        (tmp_path / "..data.tmp").symlink_to(name)
+        os.replace(tmp_path / "..data.tmp", tmp_path / "..data")
+
+    first, _ = new_key("first")
+    second, _ = new_key("second")
+    version("..2026_12_07_01", {first.key_id: first})
+    (tmp_path / "ingest-keys.json").symlink_to("..data/ingest-keys.json")
+    now = [0.0]
+    store = LiveKeys(tmp_path / "ingest-keys.json", check_every_s=1, clock=lambda: now[0])
+    assert store.get(first.key_id) and not store.get(second.key_id)
+    version("..2026_12_07_02", {second.key_id: second})
+    now[0] = 2.0
+    assert store.get(second.key_id) and not store.get(first.key_id)

@@ -71,6 +71,12 @@ app.kubernetes.io/component: {{ .component }}
   value: {{ $k.replicationFactor | quote }}
 - name: ASCOLTO_MIN_INSYNC_REPLICAS
   value: {{ $k.minInsyncReplicas | quote }}
+- name: ASCOLTO_RETENTION_DAYS
+  value: {{ $k.retention.days | quote }}
+- name: ASCOLTO_DLQ_RETENTION_DAYS
+  value: {{ $k.retention.dlqDays | quote }}
+- name: ASCOLTO_AUDIT_RETENTION_DAYS
+  value: {{ $k.retention.auditDays | quote }}
 - name: ASCOLTO_KAFKA_SECURITY_PROTOCOL
   value: {{ $k.securityProtocol | quote }}
 {{- if hasPrefix "SASL_" $k.securityProtocol }}
@@ -168,6 +174,9 @@ app.kubernetes.io/component: {{ .component }}
   secret:
     secretName: {{ $v.elasticsearch.ca.secretName }}
 {{- end }}
+{{- if eq .user "ingest" }}
+{{ include "ascolto.ingestVolumes" .root }}
+{{- end }}
 {{- end -}}
 
 {{- define "ascolto.volumeMounts" -}}
@@ -201,6 +210,9 @@ app.kubernetes.io/component: {{ .component }}
 - name: es-ca
   mountPath: /etc/ascolto/es-ca
   readOnly: true
+{{- end }}
+{{- if eq .user "ingest" }}
+{{ include "ascolto.ingestVolumeMounts" .root }}
 {{- end }}
 {{- end -}}
 
@@ -250,11 +262,14 @@ checksum/secrets: {{ include (print .root.Template.BasePath "/secrets.yaml") .ro
 {{- end }}
 {{- end -}}
 
-{{/* An HTTP probe: ascolto.httpProbe (dict "path" "/readyz" "port" "web") */}}
+{{/* An HTTP probe: ascolto.httpProbe (dict "path" "/readyz" "port" "web" ["scheme" "HTTPS"]) */}}
 {{- define "ascolto.httpProbe" -}}
 httpGet:
   path: {{ .path }}
   port: {{ .port }}
+  {{- with .scheme }}
+  scheme: {{ . }}
+  {{- end }}
 {{- end -}}
 
 {{/* A PodDisruptionBudget: ascolto.pdb (dict "root" $ "component" "worker" "pdb" .Values.worker.pdb) */}}
