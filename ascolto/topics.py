@@ -27,16 +27,20 @@ TIMELINES_TABLE = "timelines"
 
 
 def topic_specs(k: KafkaSettings) -> dict[str, dict[str, str]]:
-    """Topic name -> configs. Every topic has ``k.partitions`` partitions (co-partitioned)."""
-    keyed_latest = {"cleanup.policy": "compact,delete", "retention.ms": WEEK_MS}
+    """Topic name -> configs. Every topic has ``k.partitions`` partitions (co-partitioned);
+    every retention comes from one settings block (k.retention, docs/privacy.md)."""
+    r = k.retention
+    kept = {RETENTION: str(r.topics_ms)}
+    keyed_latest = {"cleanup.policy": "compact,delete"} | kept
     return {
-        k.raw: {"retention.ms": WEEK_MS},
-        k.keyed: {"retention.ms": WEEK_MS},
+        k.raw: kept,
+        k.keyed: kept,
         k.enriched: keyed_latest,
         k.conversations: keyed_latest,
-        k.dlq: {"retention.ms": str(30 * 24 * 3600 * 1000)},
-        k.customers: {"cleanup.policy": "compact"},
-        k.sla_events: {"retention.ms": WEEK_MS},
+        k.dlq: {RETENTION: str(r.dlq_ms)},
+        k.customers: {"cleanup.policy": "compact", COMPACTION_LAG: str(r.topics_ms)},
+        k.sla_events: kept,
+        k.audit: {"cleanup.policy": "delete", RETENTION: str(r.audit_ms)},
     }
 
 
