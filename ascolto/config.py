@@ -199,6 +199,11 @@ class KafkaSettings:
         return self.topic("contacts.dlq")
 
     @property
+    def dlq_replayed(self) -> str:
+        """Compacted: the dead letters `ascolto dlq replay` republished (services/dlq.py)."""
+        return self.topic("contacts.dlq.replayed")
+
+    @property
     def conversations(self) -> str:
         return self.topic("conversations")
 
