@@ -38,6 +38,8 @@ def topic_specs(k: KafkaSettings) -> dict[str, dict[str, str]]:
         k.enriched: keyed_latest,
         k.conversations: keyed_latest,
         k.dlq: {RETENTION: str(r.dlq_ms)},
+        # written after the dead letter it names, a marker outlives it: no compaction lag needed
+        k.dlq_replayed: {"cleanup.policy": "compact,delete", RETENTION: str(r.dlq_ms)},
         k.customers: {"cleanup.policy": "compact", COMPACTION_LAG: str(r.topics_ms)},
         k.sla_events: kept,
         k.audit: {"cleanup.policy": "delete", RETENTION: str(r.audit_ms)},
