@@ -91,6 +91,11 @@ def grants(settings: Settings) -> list[Grant]:
     index_topics = _topics(INDEXER, derived, "READ") + _groups(INDEXER, [w.index_group], "READ")
     out = [
         *_topics(INGEST, [k.raw], "WRITE", "DESCRIBE"),
+        # every writer registers its schemas before it writes; every reader may look one up
+        *_topics(INGEST, [k.schemas], "READ", "WRITE", "DESCRIBE"),
+        *_topics(WORKER, [k.schemas], "READ", "WRITE"),
+        *_topics(INDEXER, [k.schemas], "READ", "WRITE"),
+        *_topics(CLI, [k.schemas], "READ"),
         # the worker: reads raw, the directory and its own re-keyed topic, writes the rest
         # (the audit topic: the record of an erasure, services/erase.py)
         *_topics(WORKER, every, *CHECK),

@@ -220,6 +220,11 @@ class KafkaSettings:
         """What each erasure removed and when, without personal data (docs/privacy.md)."""
         return self.topic("audit")
 
+    @property
+    def schemas(self) -> str:
+        """Compacted: every writer schema by fingerprint (schemas.registry, docs/schemas.md)."""
+        return self.topic("schemas")
+
 
 @dataclass(frozen=True)
 class ElasticSettings:

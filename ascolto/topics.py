@@ -43,6 +43,7 @@ def topic_specs(k: KafkaSettings) -> dict[str, dict[str, str]]:
         k.customers: {"cleanup.policy": "compact", COMPACTION_LAG: str(r.topics_ms)},
         k.sla_events: kept,
         k.audit: {"cleanup.policy": "delete", RETENTION: str(r.audit_ms)},
+        k.schemas: {"cleanup.policy": "compact"},  # kept for as long as a message may need it
     }
 
 

@@ -16,6 +16,7 @@ from kafka import KafkaProducer
 from ascolto.clients import kafka_options
 from ascolto.config import ConfigError, KafkaSettings
 from schemas import codec
+from schemas.registry import register
 from streams.customers import identity_keys
 
 
@@ -23,6 +24,7 @@ def publish_profiles(settings: KafkaSettings, profiles: Iterable[dict[str, Any]]
     producer = KafkaProducer(**kafka_options(settings), acks="all", linger_ms=5)
     sent = 0
     try:
+        register(producer, settings.schemas, codec().canonical(["Customer"]))
         for profile in profiles:
             record = {
                 "customer_id": profile["customer_id"],

@@ -32,6 +32,7 @@ from ascolto.clients import kafka_options
 from ascolto.config import ConfigError, Settings
 from ascolto.search import client
 from schemas import codec
+from schemas.registry import register_once
 from services.ingest.publisher import routing_key
 from services.observe import end_offsets, read_topic
 from streams.customers import email_key, handle_key, identity_keys
@@ -277,6 +278,7 @@ class Erase:
             outcome.identities = len(person.listed)
             return outcome
         k, encode = self.settings.kafka, codec().encode
+        register_once(k, codec().canonical(["Erasure", "AuditEvent"]), "ascolto-erase")
         since = end_offsets(self.settings, k.audit)
         self.publish(k.raw, ((key, encode("Erasure", r)) for key, r in records))
         outcome.worker = self.confirmed(outcome.request_id, len(records), since, wait_s)

@@ -228,8 +228,9 @@ class Indexer:
         sent = [
             await producer.send(
                 self.settings.kafka.dlq,
-                key=(letter.contact_id or "").encode() or None,
+                key=letter.key,
                 value=letter.encode(),
+                headers=letter.headers(),
             )
             for letter in letters
         ]
@@ -257,6 +258,7 @@ def serve(settings: Settings) -> None:
     from ascolto.event_loop import use_event_loop
     from ascolto.search import setup_indices
     from ascolto.topics import ensure_topics
+    from schemas.registry import use_registry
     from streams.gc_pauses import tune as tune_gc
     from streams.gc_pauses import watch as watch_gc_pauses
 
@@ -265,6 +267,7 @@ def serve(settings: Settings) -> None:
         logging.getLogger(chatty).setLevel(logging.WARNING)
     use_event_loop(settings.event_loop)
     ensure_topics(settings.kafka)
+    use_registry(settings.kafka, ["DeadLetter"], "ascolto-indexer")
     setup_indices(settings.elastic)
     e, w = settings.elastic, settings.worker
     registry = CollectorRegistry()

@@ -8,13 +8,18 @@ from ascolto.config import Settings
 from ascolto.event_loop import use_event_loop
 from ascolto.search import setup_indices
 from ascolto.topics import ensure_topics
+from schemas.registry import use_registry
 from streams.app import create_app
 from streams.gc_pauses import tune as tune_gc
+
+# What the worker writes (the erasures it forwards too), registered before it writes.
+WRITES = ("EnrichedContact", "Conversation", "SlaEvent", "AuditEvent", "DeadLetter", "Erasure")
 
 
 def run(settings: Settings, loglevel: str = "info") -> None:
     use_event_loop(settings.event_loop)
     ensure_topics(settings.kafka, settings.worker.app_id)
+    use_registry(settings.kafka, WRITES, "ascolto-worker")
     setup_indices(settings.elastic)
     app = create_app(settings)
     tune_gc(settings.worker.gc_young_threshold)

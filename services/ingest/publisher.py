@@ -15,6 +15,7 @@ from kafka import KafkaProducer
 from ascolto.clients import kafka_options
 from ascolto.config import KafkaSettings
 from schemas import codec
+from schemas.registry import register
 
 # ascolto.validation bounds a contact well below this (tests/unit/test_validation.py).
 PRODUCER_MAX_REQUEST_SIZE = 8 * 1024 * 1024
@@ -45,6 +46,11 @@ class Publisher:
             # send() blocks the event loop while it waits for metadata or buffer space
             max_block_ms=10_000,
         )
+        try:  # a worker that meets a contact of this version can then find its schema
+            register(self._producer, settings.schemas, self._codec.canonical(["Contact"]))
+        except Exception:
+            self._producer.close(timeout=0)
+            raise
 
     async def metadata_round_trip(self) -> None:
         """Ask a broker for metadata over the producer's own connections (its security

@@ -13,6 +13,18 @@ from schemas import codec
 from streams.metrics import WorkerMetrics
 from streams.sinks.producer import Producer
 
+# Headers of a dead letter: the original record's key (a replay republishes it under that key),
+# and, on a record `ascolto dlq replay` republished, the dead letter it replays
+# ("<dlq partition>:<offset>"), kept on the new dead letter when that record fails again.
+SOURCE_KEY_HEADER = "ascolto-source-key"
+REPLAY_HEADER = "ascolto-replay-of"
+
+
+def header(message: SourceMessage, name: str) -> bytes | None:
+    headers = getattr(message, "headers", None) or []  # the unit tests' fakes have none
+    items = headers.items() if isinstance(headers, Mapping) else headers
+    return next((value for key, value in items if key == name), None)
+
 
 class SourceMessage(Protocol):
     """A consumed Kafka record: faust's ``Message`` and aiokafka's ``ConsumerRecord`` both are."""
@@ -34,13 +46,15 @@ class SourceMessage(Protocol):
 @dataclass(frozen=True)
 class DeadLetter:
     stage: str
-    reason_code: str  # bounded: decode, schema, validation, enrichment, index_mapping
+    reason_code: str  # bounded: decode, schema, validation, enrichment, index_mapping, too_late
     reason: str
     source_topic: str
     source_partition: int
     source_offset: int
     original: bytes
     contact_id: str | None = None
+    source_key: bytes | None = None
+    replay_of: bytes | None = None
 
     @classmethod
     def of_event(
@@ -66,7 +80,17 @@ class DeadLetter:
             source_offset=message.offset,
             original=message.value if isinstance(message.value, bytes) else b"",
             contact_id=contact_id,
+            source_key=message.key if isinstance(message.key, bytes) else None,
+            replay_of=header(message, REPLAY_HEADER),
         )
+
+    @property
+    def key(self) -> bytes | None:
+        return (self.contact_id or "").encode() or None
+
+    def headers(self) -> list[tuple[str, bytes]]:
+        found = ((SOURCE_KEY_HEADER, self.source_key), (REPLAY_HEADER, self.replay_of))
+        return [(name, value) for name, value in found if value is not None]
 
     def encode(self) -> bytes:
         return codec().encode(
@@ -95,6 +119,6 @@ class DeadLetterSender:
 
     async def send(self, letters: Sequence[DeadLetter]) -> None:
         for letter in letters:
-            key = (letter.contact_id or "").encode() or None
-            await self.producer.send(self.topic, key, letter.encode(), None, None, None)
+            headers = letter.headers()
+            await self.producer.send(self.topic, letter.key, letter.encode(), None, None, headers)
             self.metrics.dead_lettered.labels(letter.stage, letter.reason_code).inc()

@@ -33,9 +33,12 @@ def ops(user: str, s: Settings) -> dict[tuple[str, str, str], set[str]]:
     return dict(out)
 
 
-def test_ingest_may_only_write_and_describe_contacts_raw() -> None:
+def test_ingest_may_only_write_contacts_raw_and_register_its_schema() -> None:
     s = settings()
-    assert ops(acls.INGEST, s) == {("TOPIC", "p1.contacts.raw", "LITERAL"): {"WRITE", "DESCRIBE"}}
+    assert ops(acls.INGEST, s) == {
+        ("TOPIC", "p1.contacts.raw", "LITERAL"): {"WRITE", "DESCRIBE"},
+        ("TOPIC", "p1.schemas", "LITERAL"): {"READ", "WRITE", "DESCRIBE"},
+    }
 
 
 @pytest.mark.parametrize("inline", ["true", "false"])
@@ -43,9 +46,10 @@ def test_the_worker_reads_what_it_consumes_and_writes_what_it_produces(inline: s
     s = settings(ASCOLTO_INDEX_INLINE=inline)
     k = s.kafka
     derived = {k.enriched, k.conversations, k.sla_events}
-    consumed = {k.raw, k.keyed, k.customers} | (derived if inline == "true" else set())
+    consumed = {k.raw, k.keyed, k.customers, k.schemas} | (derived if inline == "true" else set())
     assert topics_with(acls.WORKER, "READ", s) == consumed | {"app1-"}
-    assert topics_with(acls.WORKER, "WRITE", s) == {k.keyed, k.dlq, k.audit, *derived, "app1-"}
+    written = {k.keyed, k.dlq, k.audit, k.schemas, *derived, "app1-"}
+    assert topics_with(acls.WORKER, "WRITE", s) == written
     # only its own internal topics, by the prefix faust names them with, may it create
     assert topics_with(acls.WORKER, "CREATE", s) == {"app1-"}
     groups = {n for (r, n, _), o in ops(acls.WORKER, s).items() if r == "GROUP" and "READ" in o}
@@ -55,8 +59,9 @@ def test_the_worker_reads_what_it_consumes_and_writes_what_it_produces(inline: s
 def test_the_indexer_reads_the_derived_topics_as_its_group_and_writes_dead_letters() -> None:
     s = settings(ASCOLTO_INDEX_INLINE="false")
     k = s.kafka
-    assert topics_with(acls.INDEXER, "READ", s) == {k.enriched, k.conversations, k.sla_events}
-    assert topics_with(acls.INDEXER, "WRITE", s) == {k.dlq}
+    derived = {k.enriched, k.conversations, k.sla_events}
+    assert topics_with(acls.INDEXER, "READ", s) == derived | {k.schemas}
+    assert topics_with(acls.INDEXER, "WRITE", s) == {k.dlq, k.schemas}
     assert ops(acls.INDEXER, s)[("GROUP", "app1-index", "LITERAL")] == {"READ", "DESCRIBE"}
 
 
@@ -66,7 +71,7 @@ def test_the_cli_reads_the_outputs_and_may_change_nothing() -> None:
     cli = acls.of([acls.CLI], acls.grants(s))
     assert not {g.operation for g in cli} & CHANGING
     derived = {k.enriched, k.conversations, k.sla_events}
-    assert topics_with(acls.CLI, "READ", s) == derived | {k.dlq, k.dlq_replayed}
+    assert topics_with(acls.CLI, "READ", s) == derived | {k.dlq, k.dlq_replayed, k.schemas}
     groups = {g.name: g.pattern for g in cli if g.resource == "GROUP" and g.operation == "READ"}
     assert groups == {acls.CLI_GROUP_PREFIX: "PREFIXED"}
 
@@ -119,6 +124,8 @@ def test_the_command_prints_a_principals_grants_and_refuses_an_unknown_one(
         "DESCRIBE,",
         "WRITE",
     ]
-    assert len(lines) == 2
+    schemas = ["TOPIC", "schemas", "LITERAL", "DESCRIBE,", "READ,", "WRITE"]
+    assert lines[2].split() == [acls.INGEST, *schemas]
+    assert len(lines) == 3
     assert main(["acls", "--principal", "ascolto-nobody"]) == 2
     assert "no such principal 'ascolto-nobody'" in capsys.readouterr().err

@@ -120,23 +120,23 @@ DERIVED = {K.enriched, K.conversations, K.sla_events}
 CHANGELOGS = set(changelog_specs(APP_ID))
 # principal -> operation -> the topics it must be allowed on; every other topic it must not.
 NEEDS: dict[str, dict[str, set[str]]] = {
-    "ascolto-ingest": {"Write": {K.raw}, "Read": set(), "Create": set()},
+    "ascolto-ingest": {"Write": {K.raw, K.schemas}, "Read": {K.schemas}, "Create": set()},
     "ascolto-worker": {
-        "Read": {K.raw, K.keyed, K.customers} | DERIVED | CHANGELOGS,
-        "Write": {K.keyed, K.dlq, K.audit} | DERIVED | CHANGELOGS,
+        "Read": {K.raw, K.keyed, K.customers, K.schemas} | DERIVED | CHANGELOGS,
+        "Write": {K.keyed, K.dlq, K.audit, K.schemas} | DERIVED | CHANGELOGS,
         "Create": CHANGELOGS,
         "Describe": TOPICS,
     },
     # the indexer checks the pipeline's topics at start, not the worker's changelogs
     "ascolto-indexer": {
-        "Read": DERIVED,
-        "Write": {K.dlq},
+        "Read": DERIVED | {K.schemas},
+        "Write": {K.dlq, K.schemas},
         "Create": set(),
         "Describe": TOPICS - CHANGELOGS,
     },
     "ascolto-cli": {
         "Read": TOPICS - CHANGELOGS,
-        "Write": {K.customers},
+        "Write": {K.customers, K.schemas},
         "Create": TOPICS,
         "Describe": TOPICS,
     },

@@ -51,7 +51,9 @@ class FakeProducer:
     def __init__(self) -> None:
         self.sent: list[tuple[str, bytes | None, bytes]] = []
 
-    async def send(self, topic: str, value: bytes, key: bytes | None = None) -> Any:
+    async def send(
+        self, topic: str, value: bytes, key: bytes | None = None, headers: Any = None
+    ) -> Any:
         self.sent.append((topic, key, value))
         done = asyncio.get_running_loop().create_future()
         done.set_result(None)
