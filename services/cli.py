@@ -136,6 +136,9 @@ def build_parser() -> argparse.ArgumentParser:
     from services import keys  # ingest API keys
 
     keys.register(sub)
+    from services import dlq  # dead letters: list, show, replay
+
+    dlq.register(sub)
     return parser
 
 
