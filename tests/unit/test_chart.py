@@ -140,12 +140,20 @@ NEEDS: dict[str, dict[str, set[str]]] = {
         "Create": TOPICS,
         "Describe": TOPICS,
     },
+    # erase and dlq replay: write the stages' inputs, read what they wait on; no group
+    "ascolto-operator": {
+        "Read": {K.dlq, K.dlq_replayed, K.customers, K.audit, K.schemas},
+        "Write": {K.raw, K.keyed, K.customers, K.audit, K.schemas, K.dlq_replayed} | DERIVED,
+        "Create": set(),
+        "Describe": TOPICS - CHANGELOGS,
+    },
 }
 GROUPS = {
     "ascolto-ingest": set(),
     "ascolto-worker": {APP_ID, CLUSTER.worker.index_group},
     "ascolto-indexer": {CLUSTER.worker.index_group},
     "ascolto-cli": set(),
+    "ascolto-operator": set(),
 }
 
 
