@@ -92,8 +92,9 @@ class Refused:
 
 
 class Rows(Iterator["Contact | Refused"]):
-    """What an importer yields, one item per row in file order; ``row`` is the row of
-    the item yielded last, so a contact refused later (by ingest) can name its row."""
+    """What an importer yields, one item per row: its refusals, then its contacts in
+    event-time order (services.importers.order); ``row`` is the row of the item yielded
+    last, so a contact refused later (by ingest) can name its row."""
 
     def __init__(self, numbered: Iterable[tuple[int, Contact | Refused]]) -> None:
         self._numbered = iter(numbered)
@@ -124,6 +125,27 @@ class Progress:
 
 
 ProgressCallback = Callable[[Progress], None]
+
+
+@dataclass
+class PassProgress:
+    """Progress of an importer reading its file twice: bytes over twice the file's size,
+    rows counted per pass."""
+
+    callback: ProgressCallback | None
+    every: int
+    size: int
+    rows: int = 0
+
+    def step(self, phase: str, bytes_done: int) -> None:
+        self.rows += 1
+        if self.callback is not None and self.rows % self.every == 0:
+            self.callback(Progress(phase, self.rows, bytes_done, 2 * self.size))
+
+    def end(self, phase: str, bytes_done: int) -> None:
+        if self.callback is not None:
+            self.callback(Progress(phase, self.rows, bytes_done, 2 * self.size))
+        self.rows = 0
 
 
 class ReadOptions(TypedDict, total=False):

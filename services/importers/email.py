@@ -11,27 +11,27 @@ import hashlib
 import mailbox
 import os
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from email import message_from_bytes, policy
 from email.message import EmailMessage, Message
 from email.utils import getaddresses, parsedate_to_datetime
 from html.parser import HTMLParser
 from pathlib import Path
-from typing import Unpack
+from typing import Protocol, Unpack
 
 from ascolto.validation import MAX_ATTRIBUTE_CHARS, MAX_BODY_CHARS, MAX_SUBJECT_CHARS
 from services.importers.common import (
     UNKNOWN,
     Contact,
     Direction,
-    Progress,
-    ProgressCallback,
+    PassProgress,
     ReadOptions,
     Refused,
     Rows,
     contact,
     epoch_millis,
 )
+from services.importers.order import EventOrder
 
 SOURCE = "email"
 DERIVED_ID_ATTRIBUTE = "message_id_derived"
@@ -287,17 +287,49 @@ Agents = Mapping[str, str] | AgentDirectory
 
 
 def read_mbox(path: str | os.PathLike[str], agents: Agents, **options: Unpack[ReadOptions]) -> Rows:
-    """Contacts of an mbox file in file order; row = message number (1-based)."""
-    return _rows(_mbox_messages(path), os.path.getsize(path), agents, options)
+    """Contacts of an mbox file; row = message number (1-based). Order: see `read_mail`."""
+    return _rows(_Mbox(path), os.path.getsize(path), agents, options)
 
 
-def _mbox_messages(path: str | os.PathLike[str]) -> Iterator[tuple[None, bytes]]:
-    box = mailbox.mbox(os.fspath(path), create=False)
-    try:
-        for key in box.iterkeys():
-            yield None, box.get_bytes(key)
-    finally:
-        box.close()
+class _Mbox:
+    """An mbox's messages by key, in file order or one at a time (its table of contents
+    holds each message's offsets)."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self._box = mailbox.mbox(os.fspath(path), create=False)
+        self._keys = list(self._box.iterkeys())
+
+    def __iter__(self) -> Iterator[tuple[int, str | None, bytes]]:
+        for number in range(len(self._keys)):
+            yield number, *self.at(number)
+
+    def at(self, number: int) -> tuple[str | None, bytes]:
+        return None, self._box.get_bytes(self._keys[number])
+
+    def close(self) -> None:
+        self._box.close()
+
+
+class _EmlFiles:
+    """The .eml files under a folder (recursively, sorted by relative path), by number."""
+
+    def __init__(self, root: Path) -> None:
+        self._root = root
+        self.files = sorted(
+            (p for p in root.rglob("*") if p.is_file() and p.suffix.lower() == ".eml"),
+            key=lambda p: p.relative_to(root).as_posix(),
+        )
+
+    def __iter__(self) -> Iterator[tuple[int, str | None, bytes]]:
+        for number in range(len(self.files)):
+            yield number, *self.at(number)
+
+    def at(self, number: int) -> tuple[str | None, bytes]:
+        path = self.files[number]
+        return path.relative_to(self._root).as_posix(), path.read_bytes()
+
+    def close(self) -> None:
+        pass
 
 
 def read_eml_folder(
@@ -307,18 +339,16 @@ def read_eml_folder(
 
     row = the file's number in that order; Refused.ref names the file.
     """
-    root = Path(path)
-    files = sorted(
-        (p for p in root.rglob("*") if p.is_file() and p.suffix.lower() == ".eml"),
-        key=lambda p: p.relative_to(root).as_posix(),
-    )
-    size = sum(p.stat().st_size for p in files)
-    items = ((p.relative_to(root).as_posix(), p.read_bytes()) for p in files)
-    return _rows(items, size, agents, options)
+    files = _EmlFiles(Path(path))
+    return _rows(files, sum(p.stat().st_size for p in files.files), agents, options)
 
 
 def read_mail(path: str | os.PathLike[str], agents: Agents, **options: Unpack[ReadOptions]) -> Rows:
     """`read_eml_folder` for a folder, `read_mbox` for a file.
+
+    The messages are read twice: first every one is parsed, and its refusal, if any, kept;
+    then the refusals are yielded in file order, and the contacts in event-time order
+    (occurred_at, then file order: services.importers.order), each message read again.
 
     Options (`ReadOptions`): progress every 100 messages unless progress_every says
     otherwise; a Message-ID seen again is refused as a repeat unless keep_repeats.
@@ -327,13 +357,13 @@ def read_mail(path: str | os.PathLike[str], agents: Agents, **options: Unpack[Re
     return read(path, agents, **options)
 
 
-def _rows(
-    items: Iterable[tuple[str | None, bytes]], size: int, agents: Agents, options: ReadOptions
-) -> Rows:
+def _rows(messages: _Messages, size: int, agents: Agents, options: ReadOptions) -> Rows:
     directory = agents if isinstance(agents, AgentDirectory) else AgentDirectory(agents)
-    on_progress, every = options.get("on_progress"), options.get("progress_every", 100)
+    progress = PassProgress(
+        options.get("on_progress"), max(1, options.get("progress_every", 100)), size
+    )
     keep_repeats = options.get("keep_repeats", False)
-    return Rows(_read(items, directory, size, on_progress, every, keep_repeats))
+    return Rows(_read(messages, directory, progress, keep_repeats))
 
 
 def _item(row: int, ref: str | None, raw: bytes, agents: AgentDirectory) -> Contact | Refused:
@@ -350,29 +380,50 @@ def _item(row: int, ref: str | None, raw: bytes, agents: AgentDirectory) -> Cont
 
 
 def _read(
-    items: Iterable[tuple[str | None, bytes]],
-    agents: AgentDirectory,
-    size: int,
-    on_progress: ProgressCallback | None,
-    every: int,
-    keep_repeats: bool,
+    messages: _Messages, agents: AgentDirectory, progress: PassProgress, keep_repeats: bool
 ) -> Iterator[tuple[int, Contact | Refused]]:
-    """(row, contact or refusal) per message; items: (file name, or None inside an mbox;
-    the message's bytes)."""
+    """(row, contact or refusal) per message: refusals (a repeat's decided in file order, the
+    first one kept) first, then contacts by (occurred_at, row)."""
     first_seen: dict[str, tuple[int, str | None]] = {}
-    done = bytes_done = 0
-    for row, (ref, raw) in enumerate(items, 1):
-        item = _item(row, ref, raw, agents)
-        if not isinstance(item, Refused):
-            source_id = item["source_id"]
-            first, first_ref = first_seen.setdefault(source_id, (row, ref))
-            if first != row and not keep_repeats:
-                where = f"message {first}" if first_ref is None else f"file {first_ref}"
-                reason = f"repeat of Message-ID {source_id} first seen at {where}"
-                item = Refused(row, reason, ref or source_id)
-        yield row, item
-        done, bytes_done = done + 1, bytes_done + len(raw)
-        if on_progress is not None and done % max(1, every) == 0:
-            on_progress(Progress("emit", done, min(bytes_done, size), size))
-    if on_progress is not None:
-        on_progress(Progress("emit", done, size, size))
+    refused: list[tuple[int, Refused]] = []
+    size, done = progress.size, 0
+    try:
+        with EventOrder() as order:
+            for row, (position, ref, raw) in enumerate(messages, 1):
+                item = _item(row, ref, raw, agents)
+                if not isinstance(item, Refused):
+                    source_id = item["source_id"]
+                    first, first_ref = first_seen.setdefault(source_id, (row, ref))
+                    if first != row and not keep_repeats:
+                        where = f"message {first}" if first_ref is None else f"file {first_ref}"
+                        reason = f"repeat of Message-ID {source_id} first seen at {where}"
+                        item = Refused(row, reason, ref or source_id)
+                if isinstance(item, Refused):
+                    refused.append((row, item))
+                else:
+                    order.add(item["occurred_at"], row, row, position)
+                done += len(raw)
+                progress.step("index", min(done, size))
+            progress.end("index", size)
+            first_seen.clear()
+            for row, refusal in refused:
+                yield row, refusal
+                progress.step("emit", size)
+            done = 0
+            for row, position in order:
+                ref, raw = messages.at(position)
+                yield row, _item(row, ref, raw, agents)
+                done += len(raw)
+                progress.step("emit", size + min(done, size))
+            progress.end("emit", 2 * size)
+    finally:
+        messages.close()
+
+
+class _Messages(Protocol):
+    """Messages of an archive: (position, file name or None, bytes) in file order, and one
+    message again by its position."""
+
+    def __iter__(self) -> Iterator[tuple[int, str | None, bytes]]: ...
+    def at(self, position: int) -> tuple[str | None, bytes]: ...
+    def close(self) -> None: ...

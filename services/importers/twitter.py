@@ -7,7 +7,9 @@ millions of them, so the file is read twice:
 1. index: for every valid row, keep only what the mapping needs of other rows
    (author, inbound, parent, created_at), plus each tweet's earliest brand reply
    and the set of brand handles. Texts are not kept.
-2. emit: read again and yield one contact (or a `Refused`) per row, in file order.
+2. emit: yield the bad rows (`Refused`), then read the valid rows again, each from the
+   byte offset noted in pass 1, in event-time order (services.importers.order), and
+   yield one contact (or a `Refused` repeat) per row.
 
 Mapping rules (see `read_archive`) look only at the index, so the answer is the
 same whatever order the rows come in.
@@ -15,7 +17,6 @@ same whatever order the rows come in.
 
 from __future__ import annotations
 
-import csv
 import io
 import os
 import re
@@ -31,13 +32,15 @@ from typing import BinaryIO
 from services.importers.common import (
     UNKNOWN,
     Contact,
-    Progress,
+    PassProgress,
     ProgressCallback,
     Refused,
     Rows,
     contact,
     epoch_millis,
 )
+from services.importers.csv_records import Records, mapped, record_at
+from services.importers.order import EventOrder
 
 SOURCE = "twitter"
 COLUMNS = (
@@ -190,40 +193,6 @@ def response_ids(value: str) -> list[int]:
 # --- reading records, counting bytes ---------------------------------------------------------
 
 
-class _Records:
-    """CSV records of a binary stream, numbered (header = row 1), counting bytes read."""
-
-    def __init__(self, stream: BinaryIO) -> None:
-        self._stream = stream
-        self.bytes_read = 0
-
-    def _lines(self) -> Iterator[str]:
-        first = True
-        for raw in self._stream:
-            self.bytes_read += len(raw)
-            line = raw.decode("utf-8", errors="replace")
-            if first:
-                line, first = line.removeprefix("\ufeff"), False
-            yield line
-
-    def __iter__(self) -> Iterator[tuple[int, list[str] | str]]:
-        """(row, fields) per record, or (row, reason) when the CSV itself is broken there."""
-        reader = csv.reader(self._lines(), strict=False)
-        row = 0
-        while True:
-            try:
-                fields = next(reader)
-            except StopIteration:
-                return
-            except csv.Error as e:
-                row += 1
-                yield row, f"CSV error: {e}"
-                continue
-            row += 1
-            if fields:  # a blank line carries nothing to refuse
-                yield row, fields
-
-
 @dataclass(frozen=True)
 class _Layout:
     at: tuple[int, ...]  # position of each of COLUMNS
@@ -371,7 +340,8 @@ def read_archive(
     progress_every: int = 10_000,
     keep_repeats: bool = False,
 ) -> Rows:
-    """Contacts of a Twitter support archive, one per row in file order, or a `Refused`.
+    """Contacts of a Twitter support archive, one per row, or a `Refused`: the bad rows first
+    in file order, then the others by (created_at, tweet_id, row).
 
     Mapping: source "twitter", source_id = tweet_id, channel "social", inbound iff
     inbound=True, in_reply_to = in_response_to_tweet_id.
@@ -406,43 +376,34 @@ def read_archive_bytes(
     )
 
 
-def _passes(
-    opener: Opener, size: int, on_progress: ProgressCallback | None, every: int
-) -> Callable[[str, int], Iterator[tuple[int, list[str] | str]]]:
-    def run(phase: str, offset: int) -> Iterator[tuple[int, list[str] | str]]:
-        with opener() as stream:
-            records = _Records(stream)
-            done = 0
-            for item in records:
-                yield item
-                done += 1
-                if on_progress is not None and done % every == 0:
-                    on_progress(Progress(phase, done, offset + records.bytes_read, 2 * size))
-            if on_progress is not None:
-                on_progress(Progress(phase, done, offset + size, 2 * size))
+class _Parser:
+    """Records -> (row, Tweet or Refused); row 1 tells the layout of the others."""
 
-    return run
+    def __init__(self) -> None:
+        self.layout = _KAGGLE
 
+    def rows(
+        self, records: Iterable[tuple[int, list[str] | str]]
+    ) -> Iterator[tuple[int, Tweet | Refused]]:
+        """(row, Tweet) per valid row, (row, Refused) per bad one; the header is consumed."""
+        for row, fields in records:
+            if row == 1:
+                self.layout, row1_is_data, reason = _layout(fields)
+                if reason is not None:
+                    yield row, Refused(row, reason)
+                if not row1_is_data:
+                    continue
+            yield row, self.parse(row, fields)
 
-def _rows(records: Iterable[tuple[int, list[str] | str]]) -> Iterator[tuple[int, Tweet | Refused]]:
-    """(row, Tweet) per valid row, (row, Refused) per bad one; the header is consumed."""
-    layout: _Layout | None = None
-    for row, fields in records:
-        if layout is None:
-            layout, row1_is_data, reason = _layout(fields)
-            if reason is not None:
-                yield row, Refused(row, reason)
-            if not row1_is_data:
-                continue
+    def parse(self, row: int, fields: list[str] | str) -> Tweet | Refused:
         if isinstance(fields, str):
-            yield row, Refused(row, fields)
-            continue
+            return Refused(row, fields)
         try:
-            yield row, parse_row(fields, layout.at, layout.width)
+            return parse_row(fields, self.layout.at, self.layout.width)
         except ValueError as e:
-            position = layout.at[0]
+            position = self.layout.at[0]
             ref = fields[position].strip() if position < len(fields) else ""
-            yield row, Refused(row, str(e), ref or None)
+            return Refused(row, str(e), ref or None)
 
 
 def _read(
@@ -452,21 +413,44 @@ def _read(
     every: int,
     keep_repeats: bool,
 ) -> Iterator[tuple[int, Contact | Refused]]:
-    run = _passes(opener, size, on_progress, max(1, every))
-    index = _Index()
-    for row, tweet in _rows(run("index", 0)):
-        if isinstance(tweet, Tweet):
-            index.add(tweet, row)
-    for row, tweet in _rows(run("emit", size)):
-        if isinstance(tweet, Refused):
-            yield row, tweet
-            continue
-        first = index.first_row[index.slot[tweet.tweet_id]]
-        if first != row and not keep_repeats:
-            conflict = index.conflict(tweet)
-            reason = f"repeat of tweet_id {tweet.tweet_id} first seen at row {first}"
-            if conflict:
-                reason += f", differing in {conflict} (first row kept)"
-            yield row, Refused(row, reason, str(tweet.tweet_id))
-            continue
-        yield row, to_contact(tweet, index)
+    """Pass 1 indexes the valid rows and notes each one's sort key and byte offset; bad rows
+    are yielded first, in file order; pass 2 reads the valid rows again in event-time order
+    (created_at, then tweet_id, then row), each from its offset."""
+    index, parser, refused = _Index(), _Parser(), []
+    progress = PassProgress(on_progress, max(1, every), size)
+    with EventOrder() as order:
+        with opener() as stream:
+            records = Records(stream)
+            for row, tweet in parser.rows(records):
+                if isinstance(tweet, Tweet):
+                    index.add(tweet, row)
+                    order.add(tweet.created_at, tweet.tweet_id, row, records.start)
+                else:
+                    refused.append((row, tweet))
+                progress.step("index", records.bytes_read)
+            progress.end("index", size)
+        yield from refused
+        del refused
+        with opener() as stream, mapped(stream) as data:
+            done = 0
+            for row, offset in order:
+                fields, length = record_at(data, offset)
+                done += length
+                progress.step("emit", size + done)
+                yield row, _emitted(row, parser.parse(row, fields), index, keep_repeats)
+            progress.end("emit", 2 * size)
+
+
+def _emitted(
+    row: int, tweet: Tweet | Refused, index: _Index, keep_repeats: bool
+) -> Contact | Refused:
+    if isinstance(tweet, Refused):  # the file changed under the import
+        return tweet
+    first = index.first_row[index.slot[tweet.tweet_id]]
+    if first != row and not keep_repeats:
+        conflict = index.conflict(tweet)
+        reason = f"repeat of tweet_id {tweet.tweet_id} first seen at row {first}"
+        if conflict:
+            reason += f", differing in {conflict} (first row kept)"
+        return Refused(row, reason, str(tweet.tweet_id))
+    return to_contact(tweet, index)

@@ -30,6 +30,7 @@ from faust.types import EventT
 from schemas import Codec, DecodeError
 from streams.metrics import WorkerMetrics, observe_waits
 from streams.rules.threading import ThreadingParams
+from streams.rules.threading_lateness import Horizon, TooLate, split_late
 from streams.sinks.dead_letter import DeadLetter, DeadLetterSender
 from streams.sinks.producer import Producer
 from streams.sla.gauges import ConversationGauges
@@ -81,6 +82,11 @@ def partition_of(key: bytes, partitions: int) -> int:
     return int(DefaultPartitioner()(key, every, every))
 
 
+def _contact(record: dict[str, Any]) -> dict[str, Any]:
+    contact: dict[str, Any] = record["contact"]
+    return contact
+
+
 def group_by_key(
     items: Iterable[tuple[bytes, dict[str, Any]]],
 ) -> dict[bytes, list[dict[str, Any]]]:
@@ -117,6 +123,8 @@ class ThreadStage:
     # the timer awaits Kafka's acknowledgements in between. Without this lock the agent can
     # step the same customer meanwhile, and the timer's write then drops the agent's contacts.
     stepping: asyncio.Lock = field(default_factory=asyncio.Lock)
+    # contacts the steps set aside as too late, until handle() dead-letters them
+    late: list[tuple[dict[str, Any], TooLate]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.waited = self.metrics.stage_wait.labels("thread")
@@ -135,10 +143,12 @@ class ThreadStage:
     async def handle(self, events: Sequence[EventT]) -> None:
         """A batch of contacts.keyed: each customer's timeline stepped, its outputs sent."""
         started_ms = self.now_ms()
+        self.late.clear()  # what a failed attempt at a batch set aside is set aside again
         items: list[tuple[bytes, dict[str, Any]]] = []
         dead: list[DeadLetter] = []
         # erase requests, each after the contacts that came before it: (how many, key, request)
         erasures: list[tuple[int, bytes, dict[str, Any]]] = []
+        origin: dict[int, EventT] = {}  # id(record) -> its event, for a too-late dead letter
         for event in events:
             try:
                 name, record = self.codec.decode_any(event.message.value)
@@ -152,6 +162,7 @@ class ThreadStage:
                 continue
             self.watermark.observe(record["contact"])
             items.append((event.message.key or b"", record))
+            origin[id(record)] = event
         observe_waits(self.waited, started_ms, (r["contact"]["received_at"] for _, r in items))
         sla = self.sla_context()
         async with self.stepping:
@@ -164,7 +175,7 @@ class ThreadStage:
                 done = upto
                 if request is not None:
                     await self.erase(key, request)
-        await self.dead_letters.send(dead)
+        await self.dead_letters.send(dead + self.too_late(origin))
         self.metrics.watermark_seconds.set(self.watermark.now() / 1000)
 
     async def step_and_publish(
@@ -192,6 +203,10 @@ class ThreadStage:
     def step(self, key: bytes, records: list[dict[str, Any]], sla: SlaContext) -> Step:
         """One customer's step: derive, judge, and keep the table and indexes current."""
         state = self.cache.load(key, self.table.get(key))
+        forgotten = state.sla.get("forgotten")
+        horizon = Horizon.of(state.messages, forgotten, self.retention_ms, self.params)
+        records, late = split_late(horizon, records, _contact)
+        self.late += late
         new_state, out = timeline.thread_timeline(
             state, records, self.params, self.retention_ms, sla
         )
@@ -200,6 +215,21 @@ class ThreadStage:
         self.touched[key] = time.monotonic()
         self.gauges.update(key, new_state, sla)
         return state, new_state, out
+
+    def too_late(self, origin: Mapping[int, EventT]) -> list[DeadLetter]:
+        """The contacts the steps set aside, as dead letters naming their event time and their
+        customer's horizon: reported, never counted as unanswered."""
+        late, self.late = self.late, []
+        return [
+            DeadLetter.of_event(
+                origin[id(record)],
+                "thread",
+                "too_late",
+                why.reason,
+                record["contact"]["contact_id"],
+            )
+            for record, why in late
+        ]
 
     async def keep(self, key: bytes, state: TimelineState) -> None:
         """Write the table and its changelog. Not as ``timelines[key] = value``: faust sends

@@ -24,6 +24,7 @@ import zstandard
 
 from schemas import CONTACT_FIELDS
 from streams.rules.threading import ThreadingParams, derive, evict
+from streams.rules.threading_lateness import forgotten_after
 from streams.rules.timeline import Message, Timeline, add
 from streams.rules.views import EMPTY, ContactView, ConversationView, Derived, diff
 from streams.sla.judge import clocks, event_record, judge, priority_and_tier
@@ -253,6 +254,8 @@ def thread_timeline(
         "wake": judgement.next_wakeup_ms,
         "live": live,
     }
+    if "forgotten" in state.sla:  # streams.rules.threading_lateness
+        new_sla["forgotten"] = state.sla["forgotten"]
     if not (real_change or replayed):
         if new_sla == state.sla:
             return state, out
@@ -329,7 +332,11 @@ def within_size(
         else:
             low = mid + 1
     if len(best[1]) > max_bytes:  # even with nothing kept: the SLA state alone
-        empty = TimelineState({}, state.revision, {"floor": state.sla.get("floor", 0)})
+        lasts_all = (c.last_message_at for c in derived.conversations.values())
+        forgotten = forgotten_after(state.sla.get("forgotten"), lasts_all)
+        empty = TimelineState(
+            {}, state.revision, {"floor": state.sla.get("floor", 0), "forgotten": forgotten}
+        )
         return empty, empty.dump(), len(lasts)
     return best[0], best[1], high
 
@@ -339,10 +346,13 @@ _UNANSWERED = ContactView("", "", None, False, None, None, None)
 
 def _sla_of_kept(sla: dict[str, Any], kept: Timeline, derived: Derived) -> dict[str, Any]:
     """The SLA state without the contacts and conversations an eviction dropped (events are
-    keyed `<contact or conversation id>:...`)."""
+    keyed `<contact or conversation id>:...`), and when the latest of those ended."""
     kept_convs = {derived.contacts[c].conversation_id for c in kept}
+    dropped = (v.last_message_at for k, v in derived.conversations.items() if k not in kept_convs)
+    forgotten = forgotten_after(sla.get("forgotten"), dropped)
     return {
         **sla,
+        **({} if forgotten is None else {"forgotten": forgotten}),
         "contacts": {c: v for c, v in sla.get("contacts", {}).items() if c in kept},
         "events": {
             k: v
