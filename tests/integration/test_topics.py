@@ -41,7 +41,8 @@ def test_setup_refuses_topics_made_with_another_partition_count(kafka: KafkaSett
     kafka = dataclasses.replace(kafka, partitions=2)
     assert sorted(ensure_topics(kafka)) == sorted(topic_specs(kafka))
     assert ensure_topics(kafka) == []  # the same count: nothing to do
-    with pytest.raises(ConfigError, match=r"ASCOLTO_PARTITIONS=3, but .*contacts.dlq has 2"):
+    # which topics the message names depends on the metadata the broker has spread by then
+    with pytest.raises(ConfigError, match=r"ASCOLTO_PARTITIONS=3, but \S+ has 2"):
         ensure_topics(dataclasses.replace(kafka, partitions=3))
 
 
