@@ -572,6 +572,13 @@ DECLARED.declare(
     "ASCOLTO_ES_TRANSPORT_PORT", 19300, "Elasticsearch's transport port.", STACK, **PORT
 )
 DECLARED.declare("ASCOLTO_ES_HEAP", "768m", "Elasticsearch's JVM heap.", STACK)
+DECLARED.declare(
+    "ASCOLTO_ES_WRITE_QUEUE_SIZE",
+    10000,
+    "Elasticsearch's write queue (thread_pool.write.queue_size; its own default): bulk "
+    "writes past it are refused with 429. The fault suite makes it tiny.",
+    STACK,
+)
 DECLARED.declare("ASCOLTO_ES_VERSION", "8.19.7", "Elasticsearch's version.", STACK, pinned=True)
 DECLARED.declare(
     "ASCOLTO_ES_USER",

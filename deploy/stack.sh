@@ -278,6 +278,7 @@ up_es() {
   cp "$home/dist/config/jvm.options" "$home/dist/config/log4j2.properties" "$home/config/"
   sed -e "s|@HOST@|$ASCOLTO_HOST|g" -e "s|@PORT@|$ASCOLTO_ES_PORT|g" \
       -e "s|@TRANSPORT_PORT@|$ASCOLTO_ES_TRANSPORT_PORT|g" \
+      -e "s|@WRITE_QUEUE_SIZE@|$ASCOLTO_ES_WRITE_QUEUE_SIZE|g" \
       -e "s|@DATA@|$home/data|g" -e "s|@LOGS@|$home/logs|g" \
       "$ASCOLTO_ROOT/deploy/elasticsearch/elasticsearch.yml" >"$home/config/elasticsearch.yml"
   mkdir -p "$home/data" "$home/logs"  # `clean` wipes them

@@ -205,7 +205,8 @@ def create_app(settings: Settings) -> faust.App:
     @app.agent(customers, concurrency=1)
     async def load_directory(stream: StreamT) -> None:
         async for event in stream.events():
-            customer_directory.load(event.message.key, event.message.value)
+            if (letter := customer_directory.take(event.message)) is not None:
+                await dead_letters.send([letter])
 
     @app.agent(raw, concurrency=1)
     async def route(stream: StreamT) -> None:

@@ -20,7 +20,7 @@ from schemas import Codec, DecodeError
 from streams.customers import Identity, Lookup, resolve, timeline_key
 from streams.metrics import WorkerMetrics, observe_waits
 from streams.rules.enrich import Enricher
-from streams.sinks.dead_letter import DeadLetter, DeadLetterSender
+from streams.sinks.dead_letter import DeadLetter, DeadLetterSender, SourceMessage
 from streams.sinks.producer import Producer
 from streams.sla.watermark import is_live
 
@@ -183,6 +183,18 @@ class Directory:
             self.table.pop(key, None)
         else:
             self.table[key] = value
+
+    def take(self, message: SourceMessage) -> DeadLetter | None:
+        """One record of the customers topic, its profile checked first: one that is not a
+        Customer is dead-lettered and not kept, since a contact of that identity would fail
+        to decode it and stop the route stage's batch."""
+        if message.key and message.value is not None:
+            try:
+                self._profile(message.value)
+            except DecodeError as exc:
+                return DeadLetter.of_message(message, "directory", "decode", str(exc))
+        self.load(message.key, message.value)
+        return None
 
     def lookup(self, identity: str) -> dict[str, Any] | None:
         raw_profile = self.table.get(identity.encode())

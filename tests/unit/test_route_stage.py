@@ -83,3 +83,24 @@ def test_the_route_stage_keys_a_known_customer_by_their_profile_and_dead_letters
     keyed = codec().decode(producer.values["t.keyed", timeline_key("acme", "cust-9")])
     assert (keyed["customer_id"], keyed["tier"]) == ("cust-9", "gold")
     assert directory.lookup("handle:gone") is None
+
+
+def test_a_customers_record_that_is_no_profile_is_dead_lettered_not_kept() -> None:
+    directory = Directory({}, codec())
+    profile = {"customer_id": "cust-9", "account_id": None, "name": None, "tier": "gold"}
+    jane = codec().encode("Customer", {**profile, "handles": ["@jane"], "emails": []})
+
+    def record(value: bytes | None, offset: int) -> SimpleNamespace:
+        return SimpleNamespace(
+            key=b"handle:jane", value=value, topic="t.customers", partition=3, offset=offset,
+            headers=None,
+        )  # fmt: skip
+
+    assert directory.take(record(jane, 1)) is None
+    letter = directory.take(record(b"poison", 2))
+
+    assert letter is not None
+    assert (letter.stage, letter.reason_code, letter.source_offset) == ("directory", "decode", 2)
+    assert letter.original == b"poison" and letter.reason
+    # the profile before it still answers: a contact of jane's is routed, not failed
+    assert directory.lookup("handle:jane") == codec().decode(jane)
