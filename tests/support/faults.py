@@ -154,12 +154,9 @@ class PrivatePrometheus:
         states = {a["state"] for a in alerts if a["labels"]["alertname"] == name}
         return "firing" if "firing" in states else "pending" if states else "inactive"
 
-    def wait_active(self, name: str, timeout_s: float) -> str:
-        """Until the alert is pending or firing; which one."""
-        state = wait_until(
-            lambda: (s := self.alert_state(name)) != "inactive" and s, timeout_s, f"{name}"
-        )
-        return str(state)
+    def wait_firing(self, name: str, timeout_s: float) -> None:
+        """Until the alert fires: its expression held for the whole of its ``for:``."""
+        wait_until(lambda: self.alert_state(name) == "firing", timeout_s, f"{name} to fire")
 
     def wait_inactive(self, name: str, timeout_s: float) -> None:
         wait_until(lambda: self.alert_state(name) == "inactive", timeout_s, f"{name} to clear")
