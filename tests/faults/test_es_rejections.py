@@ -8,7 +8,7 @@ import time
 import uuid
 from pathlib import Path
 
-from elasticsearch import Elasticsearch
+from elasticsearch import ApiError, Elasticsearch
 
 from ascolto.config import Settings
 from bench.worker_metrics import scrape, total
@@ -52,7 +52,13 @@ class Crowd:
         for n in range(400):
             operations += [{"index": {"_index": self.index}}, {"n": n, "text": "crowd " * 20}]
         while not self._stop.is_set():
-            answer = self.es.bulk(operations=operations)
+            try:
+                answer = self.es.bulk(operations=operations)
+            except ApiError as exc:  # the whole request refused: the queue was full at once
+                if exc.status_code != 429:
+                    raise
+                self.refusals.append(len(operations) // 2)
+                continue
             self.refusals.append(
                 sum(1 for item in answer["items"] if item["index"].get("status") == 429)
             )
