@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from schemas import Codec, DecodeError
-from streams.sinks.dead_letter import DeadLetter, SourceMessage
+from streams.sinks.dead_letter import DeadLetter, SourceMessage, header
 from streams.sinks.elastic import Action, Failed
 from streams.stages.records import REVISION_HEADER, flat_message
 
@@ -30,12 +30,8 @@ class Built:
 
 
 def tombstone_revision(message: SourceMessage) -> int | None:
-    headers = message.headers or []
-    items = headers.items() if isinstance(headers, Mapping) else headers
-    for name, value in items:
-        if name == REVISION_HEADER and value:
-            return int(value)
-    return None
+    value = header(message, REVISION_HEADER)
+    return int(value) if value else None
 
 
 def dead_letters_for(
