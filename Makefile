@@ -62,7 +62,7 @@ lint: venv ## ruff and mypy
 	.venv/bin/ruff format --check .
 	.venv/bin/mypy
 
-grafana: venv ## regenerate the rules and dashboards from observability/ (commit the result)
+grafana: venv ## regenerate rules, dashboards, alertmanager.yml from observability/ (commit them)
 	$(PY) -m observability
 
 config-doc: venv ## regenerate docs/configuration.md from ascolto/config.py (commit the result)

@@ -366,6 +366,18 @@ class ObservabilitySettings:
         "https://github.com/ascolto/ascolto/blob/main/docs/runbook.md",
         "The runbook each alert's `runbook_url` points into (`<url>#<alert>`).",
     )
+    alert_routing: Path = _env(
+        "ASCOLTO_ALERT_ROUTING",
+        Path("$defaults/alert-routing.yaml"),
+        "Who hears of which alert: on-call, teams, their receivers, brands to teams; "
+        "Alertmanager's configuration is generated from it (docs/alerting.md).",
+    )
+    alert_secrets_dir: Path = _env(
+        "ASCOLTO_ALERT_SECRETS_DIR",
+        Path("/etc/alertmanager/secrets"),
+        "Where Alertmanager reads the secret files the routing file names by a relative "
+        "name (webhook URLs, routing keys, passwords).",
+    )
 
 
 @dataclass(frozen=True)

@@ -330,14 +330,21 @@ up_prometheus() {
   wait_for prometheus 60 "$VENV/bin/python" -m ascolto.ready prometheus
 }
 
+# The configuration is generated from the environment's alert routing file and secrets
+# directory (ASCOLTO_ALERT_ROUTING, ASCOLTO_ALERT_SECRETS_DIR; docs/alerting.md): with the
+# defaults, the same as deploy/prometheus/alertmanager.yml.
 up_alertmanager() {
   alive alertmanager && return 0
-  [ -f "$ASCOLTO_ROOT/deploy/prometheus/alertmanager.yml" ] || return 0
   install_prometheus
   mkdir -p "$AM_DIR"
+  (cd "$ASCOLTO_ROOT" && "$VENV/bin/python" -m observability.alertmanager) >"$AM_DIR/alertmanager.yml.new" \
+    || die "cannot generate Alertmanager's configuration (above)"
+  amtool check-config "$AM_DIR/alertmanager.yml.new" >/dev/null \
+    || die "amtool check-config $AM_DIR/alertmanager.yml.new failed"
+  mv "$AM_DIR/alertmanager.yml.new" "$AM_DIR/alertmanager.yml"
   claim_port alertmanager "$ASCOLTO_ALERTMANAGER_PORT" ASCOLTO_ALERTMANAGER_PORT
   log "starting Alertmanager on $ASCOLTO_HOST:$ASCOLTO_ALERTMANAGER_PORT"
-  start_bg alertmanager prometheus-alertmanager --config.file="$ASCOLTO_ROOT/deploy/prometheus/alertmanager.yml" \
+  start_bg alertmanager prometheus-alertmanager --config.file="$AM_DIR/alertmanager.yml" \
     --storage.path="$AM_DIR" --web.listen-address="$ASCOLTO_HOST:$ASCOLTO_ALERTMANAGER_PORT" \
     --cluster.listen-address=
   wait_for alertmanager 30 port_open "$ASCOLTO_ALERTMANAGER_PORT"

@@ -13,15 +13,17 @@ Modules, in reading order:
     alerts.py           the alerts           -> deploy/prometheus/rules/ascolto-alerts.yml
                         (both rule files also -> deploy/helm/ascolto/files/rules/)
     dashboards/         the dashboards       -> grafana/dashboards/<uid>.json
+    alertmanager.py     Alertmanager's configuration, from the alert routing file
+                        (receivers.py, inhibitions.py) -> deploy/prometheus/alertmanager.yml
     generate.py         the generator (writes and checks every generated file)
     queries.py          every panel's PromQL, read back from the JSON, variables filled in
 
 Each alert's runbook_url is settings.observability.runbook_base_url (ASCOLTO_RUNBOOK_BASE_URL)
 with the alert's name as anchor; docs/runbook.md has one section per alert. The SLA colours
 come from the policy file the worker enforces (ASCOLTO_SLA_POLICIES), read by
-streams.sla.policy. Hand-written beside the generated files: deploy/prometheus/prometheus.yml,
-alertmanager.yml and the promtool rule tests (deploy/prometheus/tests/), and Grafana's
-provisioning (grafana/provisioning/, grafana/docker-compose.yml).
+streams.sla.policy. Hand-written beside the generated files: deploy/prometheus/prometheus.yml
+and the promtool rule tests (deploy/prometheus/tests/), and Grafana's provisioning
+(grafana/provisioning/, grafana/docker-compose.yml).
 
 This module and `queries` need only the standard library.
 """

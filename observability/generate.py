@@ -22,12 +22,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from ascolto.config import Settings
+from ascolto.config import ConfigError, Settings
 from observability import (
     CHART_RULES_DIR,
     DASHBOARDS_DIR,
     ROOT,
     RULES_DIR,
+    alertmanager,
     alerts,
     dashboards,
     recording,
@@ -92,15 +93,30 @@ def rules_output(settings: Settings, directory: Path) -> Output:
 
 
 def every_output(settings: Settings) -> list[Output]:
-    """What `python -m observability` writes and checks: the outputs, and the chart's rules."""
-    return [*outputs(settings), rules_output(settings, CHART_RULES_DIR)]
+    """What `python -m observability` writes and checks: the outputs, the chart's rules and
+    Alertmanager's configuration."""
+    return [
+        *outputs(settings),
+        rules_output(settings, CHART_RULES_DIR),
+        alertmanager_output(settings, RULES_DIR.parent),
+    ]
+
+
+def alertmanager_output(settings: Settings, directory: Path) -> Output:
+    return Output(
+        directory, alertmanager.FILE, {alertmanager.FILE: alertmanager.generate(settings)}
+    )
 
 
 def main(argv: list[str] | None = None, env: Mapping[str, str] = os.environ) -> int:
     parser = argparse.ArgumentParser(prog="python -m observability", description=__doc__)
     parser.add_argument("--check", action="store_true", help="fail if a generated file is stale")
     args = parser.parse_args(argv)
-    generated = every_output(Settings.from_env(env))
+    try:
+        generated = every_output(Settings.from_env(env))
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     if args.check:
         problems = [problem for output in generated for problem in output.stale()]
         for problem in problems:

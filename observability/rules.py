@@ -79,9 +79,13 @@ class RuleFile:
                 for g in self.groups
             ]
         }
-        comment = "".join(f"# {line}".rstrip() + "\n" for line in self.header.splitlines())
-        body = yaml.dump(doc, Dumper=_Dumper, sort_keys=False, width=100, allow_unicode=True)
-        return comment + body
+        return dump_yaml(doc, self.header)
+
+
+def dump_yaml(doc: Any, header: str) -> str:
+    """``doc`` as YAML (in the style of _Dumper) under ``header`` as a comment."""
+    comment = "".join(f"# {line}".rstrip() + "\n" for line in header.splitlines())
+    return comment + yaml.dump(doc, Dumper=_Dumper, sort_keys=False, width=100, allow_unicode=True)
 
 
 class _Dumper(yaml.SafeDumper):
