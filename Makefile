@@ -30,8 +30,8 @@ lock: ## rewrite requirements.lock after a change of pyproject.toml's pins (reac
 install: venv ## install everything: venv, Kafka, Elasticsearch, Prometheus (idempotent)
 	$(STACK) install
 
-up: install ## start Kafka, Elasticsearch, Prometheus, Alertmanager; topics, indices, local API key
-	$(STACK) up kafka elasticsearch prometheus alertmanager
+up: install ## start Kafka, Elasticsearch, Prometheus, Alertmanager, exporters; topics, indices, API key
+	$(STACK) up kafka elasticsearch prometheus alertmanager es-exporter lag-exporter
 	.venv/bin/ascolto setup
 	.venv/bin/ascolto keys local
 

@@ -452,6 +452,25 @@ DECLARED.declare(
     STACK,
 )
 DECLARED.declare("ASCOLTO_ALERTMANAGER_PORT", 19094, "Alertmanager's port.", STACK, **PORT)
+# The exporters Prometheus scrapes for Kafka's and Elasticsearch's own health (docs/runbook.md).
+DECLARED.declare(
+    "ASCOLTO_KAFKA_JMX_EXPORTER_PORT",
+    19404,
+    "The Prometheus JMX exporter agent in the Kafka broker (/metrics); in a cluster, node N "
+    "answers on this port + 10*(N-1).",
+    STACK,
+    **PORT,
+)
+DECLARED.declare(
+    "ASCOLTO_ES_EXPORTER_PORT", 19405, "prometheus-elasticsearch-exporter's port.", STACK, **PORT
+)
+DECLARED.declare(
+    "ASCOLTO_LAG_EXPORTER_PORT",
+    19406,
+    "The consumer-group lag exporter's port (`ascolto lag-exporter`).",
+    STACK,
+    **PORT,
+)
 DECLARED.declare(
     "ASCOLTO_WORKER_TARGETS",
     "$ASCOLTO_HOST:$ASCOLTO_WORKER_WEB_PORT",

@@ -9,7 +9,8 @@
 #   deploy/stack.sh status             one line per component
 #   deploy/stack.sh clean              stop everything and wipe .run/ state (keeps downloads)
 #
-# Components: kafka elasticsearch prometheus alertmanager ingest worker
+# Components: kafka elasticsearch prometheus alertmanager es-exporter lag-exporter ingest worker
+# (Kafka's own metrics: the JMX exporter agent inside each broker, on ASCOLTO_KAFKA_JMX_EXPORTER_PORT)
 # (kafka: one broker, or a 3-node KRaft cluster with ASCOLTO_KAFKA_BROKERS=3)
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
@@ -18,8 +19,8 @@ KAFKA_DIR="$ASCOLTO_RUN_DIR/kafka"
 ES_LINK="$ASCOLTO_RUN_DIR/elasticsearch"
 PROM_DIR="$ASCOLTO_RUN_DIR/prometheus"
 AM_DIR="$ASCOLTO_RUN_DIR/alertmanager"
-INFRA=(kafka elasticsearch prometheus alertmanager)
-ALL=(worker ingest alertmanager prometheus elasticsearch kafka)
+INFRA=(kafka elasticsearch prometheus alertmanager es-exporter lag-exporter)
+ALL=(worker ingest lag-exporter es-exporter alertmanager prometheus elasticsearch kafka)
 
 log() { printf '\033[1m[stack]\033[0m %s\n' "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
@@ -79,13 +80,27 @@ install_prereqs() {
 }
 
 install_kafka() {
-  [ -f "$KAFKA_DIR/libs/kafka_2.13-$ASCOLTO_KAFKA_VERSION.jar" ] && return 0
-  command -v mvn >/dev/null || die "mvn not found: Kafka's jars are resolved from Maven Central with it"
-  log "resolving Apache Kafka $ASCOLTO_KAFKA_VERSION from Maven Central"
-  rm -rf "$KAFKA_DIR/libs"  # another version's jars would share the classpath
-  mkdir -p "$KAFKA_DIR/libs"
+  if [ ! -f "$KAFKA_DIR/libs/kafka_2.13-$ASCOLTO_KAFKA_VERSION.jar" ]; then
+    command -v mvn >/dev/null || die "mvn not found: Kafka's jars are resolved from Maven Central with it"
+    log "resolving Apache Kafka $ASCOLTO_KAFKA_VERSION from Maven Central"
+    rm -rf "$KAFKA_DIR/libs"  # another version's jars would share the classpath
+    mkdir -p "$KAFKA_DIR/libs"
+    mvn -q -B -f "$ASCOLTO_ROOT/deploy/kafka/pom.xml" dependency:copy-dependencies \
+      -Dkafka.version="$ASCOLTO_KAFKA_VERSION" -DoutputDirectory="$KAFKA_DIR/libs" \
+      -DexcludeArtifactIds=jmx_prometheus_javaagent
+  fi
+  jmx_agent_jar >/dev/null && return 0
+  # The JMX exporter agent is loaded with -javaagent, not from the classpath (libs/*, which
+  # does not reach into libs/agent/); beside the jars, so that a test's Kafka finds it too.
+  log "resolving the Prometheus JMX exporter agent from Maven Central"
   mvn -q -B -f "$ASCOLTO_ROOT/deploy/kafka/pom.xml" dependency:copy-dependencies \
-    -Dkafka.version="$ASCOLTO_KAFKA_VERSION" -DoutputDirectory="$KAFKA_DIR/libs"
+    -DincludeArtifactIds=jmx_prometheus_javaagent -DoutputDirectory="$KAFKA_DIR/libs/agent"
+}
+
+jmx_agent_jar() { compgen -G "$KAFKA_DIR/libs/agent/jmx_prometheus_javaagent-*.jar" | head -n 1; }
+# jmx_agent PORT: the broker's -javaagent option, serving its metrics on PORT
+jmx_agent() {
+  echo "-javaagent:$(jmx_agent_jar)=$ASCOLTO_HOST:$1:$ASCOLTO_ROOT/deploy/kafka/jmx-exporter.yml"
 }
 
 # Elasticsearch refuses to run as root: as root we run it as a dedicated system
@@ -136,7 +151,7 @@ install_prometheus() {
   pkill -u prometheus -f prometheus-alertmanager 2>/dev/null || true
 }
 
-install_all() { install_prereqs; install_kafka; install_es; install_prometheus; }
+install_all() { install_prereqs; install_kafka; install_es; install_prometheus; install_es_exporter; }
 
 # ---------------------------------------------------------------- kafka
 up_kafka() {
@@ -165,8 +180,10 @@ start_kafka() {
   fi
   claim_port kafka "$ASCOLTO_KAFKA_PORT" ASCOLTO_KAFKA_PORT
   claim_port kafka "$ASCOLTO_KAFKA_CONTROLLER_PORT" ASCOLTO_KAFKA_CONTROLLER_PORT
+  claim_port kafka "$ASCOLTO_KAFKA_JMX_EXPORTER_PORT" ASCOLTO_KAFKA_JMX_EXPORTER_PORT
   log "starting Kafka $ASCOLTO_KAFKA_VERSION on $ASCOLTO_KAFKA_BOOTSTRAP"
-  start_bg kafka "$JAVA_HOME/bin/java" -cp "$cp" "${jopts[@]}" kafka.Kafka "$KAFKA_DIR/server.properties"
+  start_bg kafka "$JAVA_HOME/bin/java" -cp "$cp" "${jopts[@]}" \
+    "$(jmx_agent "$ASCOLTO_KAFKA_JMX_EXPORTER_PORT")" kafka.Kafka "$KAFKA_DIR/server.properties"
   wait_for kafka 90 port_open "$ASCOLTO_KAFKA_PORT"
   wait_for kafka 60 "$VENV/bin/python" -m ascolto.ready kafka
 }
@@ -207,7 +224,7 @@ up_kafka_cluster() {
     -Dlog4j.configuration="file:$ASCOLTO_ROOT/deploy/kafka/log4j.properties")
   [ -s "$CLUSTER_DIR/cluster.id" ] \
     || "${java[@]}" -Xmx128m kafka.tools.StorageTool random-uuid >"$CLUSTER_DIR/cluster.id"
-  local formatting=() pid
+  local formatting=() pid jmx
   for n in $nodes; do
     alive "kafka-$n" && continue
     dir="$CLUSTER_DIR/node-$n"
@@ -229,9 +246,11 @@ up_kafka_cluster() {
     ctrl="$(node_port "$n" "$ASCOLTO_KAFKA_CONTROLLER_PORT")"
     claim_port "kafka-$n" "$port" ASCOLTO_KAFKA_PORT
     claim_port "kafka-$n" "$ctrl" ASCOLTO_KAFKA_CONTROLLER_PORT
+    jmx="$(node_port "$n" "$ASCOLTO_KAFKA_JMX_EXPORTER_PORT")"
+    claim_port "kafka-$n" "$jmx" ASCOLTO_KAFKA_JMX_EXPORTER_PORT
     log "starting Kafka node $n of $ASCOLTO_KAFKA_BROKERS on $ASCOLTO_HOST:$port"
     start_bg "kafka-$n" "${java[@]}" -Xms"$ASCOLTO_KAFKA_HEAP" -Xmx"$ASCOLTO_KAFKA_HEAP" \
-      -XX:+UseG1GC kafka.Kafka "$dir/server.properties"
+      -XX:+UseG1GC "$(jmx_agent "$jmx")" kafka.Kafka "$dir/server.properties"
   done
   echo "$bootstrap" >"$CLUSTER_DIR/bootstrap"
   for n in $nodes; do wait_for "kafka-$n" 90 port_open "$(node_port "$n" "$ASCOLTO_KAFKA_PORT")"; done
@@ -304,7 +323,13 @@ render_prometheus_config() {
   cp "$ASCOLTO_ROOT"/deploy/prometheus/rules/*.yml "$PROM_DIR/rules/" 2>/dev/null || true
   local workers="${ASCOLTO_WORKER_TARGETS:-$ASCOLTO_HOST:$ASCOLTO_WORKER_WEB_PORT}"
   local worker_targets; worker_targets="'$(echo "$workers" | sed "s/,/','/g")'"
+  local kafka_jmx="" n
+  for n in $(seq 1 "$ASCOLTO_KAFKA_BROKERS"); do
+    kafka_jmx+="${kafka_jmx:+, }'$ASCOLTO_HOST:$(node_port "$n" "$ASCOLTO_KAFKA_JMX_EXPORTER_PORT")'"
+  done
   sed -e "s|@INGEST@|$ASCOLTO_HOST:$ASCOLTO_INGEST_PORT|g" -e "s|@WORKERS@|$worker_targets|g" \
+      -e "s|@KAFKA_JMX@|$kafka_jmx|g" -e "s|@ES_EXPORTER@|$ASCOLTO_HOST:$ASCOLTO_ES_EXPORTER_PORT|g" \
+      -e "s|@LAG_EXPORTER@|$ASCOLTO_HOST:$ASCOLTO_LAG_EXPORTER_PORT|g" \
       -e "s|@ALERTMANAGER@|$ASCOLTO_HOST:$ASCOLTO_ALERTMANAGER_PORT|g" \
       -e "s|@RULES@|$PROM_DIR/rules|g" -e "s|@SCRAPE_INTERVAL@|${ASCOLTO_SCRAPE_INTERVAL:-5s}|g" \
       "$ASCOLTO_ROOT/deploy/prometheus/prometheus.yml" >"$PROM_DIR/prometheus.yml"
@@ -349,6 +374,11 @@ up_alertmanager() {
     --cluster.listen-address=
   wait_for alertmanager 30 port_open "$ASCOLTO_ALERTMANAGER_PORT"
 }
+
+# ---------------------------------------------------------------- exporters
+# prometheus-elasticsearch-exporter and the consumer-group lag exporter (Kafka's own metrics:
+# the JMX exporter agent inside each broker, jmx_agent above)
+source "$ASCOLTO_ROOT/deploy/exporters.sh"
 
 # ---------------------------------------------------------------- ascolto's own processes
 # Ingest and the worker connect as their own principals over SASL_SSL, with only their grants
@@ -397,13 +427,16 @@ stop() { # stop NAME: TERM the process group, then KILL what is left after a gra
 
 status() {
   local name state
-  for name in kafka elasticsearch prometheus alertmanager ingest worker; do
+  for name in kafka elasticsearch prometheus alertmanager es-exporter lag-exporter ingest worker; do
     if alive "$name"; then state="running (pid $(pid_of "$name"))"; else state="stopped"; fi
     printf '  %-14s %s\n' "$name" "$state"
   done
   printf '  %-14s %s\n' "kafka" "$ASCOLTO_KAFKA_BOOTSTRAP" "elasticsearch" "$ASCOLTO_ES_URL" \
     "prometheus" "$ASCOLTO_PROMETHEUS_URL" "ingest" "http://$ASCOLTO_HOST:$ASCOLTO_INGEST_PORT" \
-    "worker" "http://$ASCOLTO_HOST:$ASCOLTO_WORKER_WEB_PORT/metrics" | sed 's/^/  url /'
+    "worker" "http://$ASCOLTO_HOST:$ASCOLTO_WORKER_WEB_PORT/metrics" \
+    "kafka-jmx" "http://$ASCOLTO_HOST:$ASCOLTO_KAFKA_JMX_EXPORTER_PORT/metrics" \
+    "es-exporter" "http://$ASCOLTO_HOST:$ASCOLTO_ES_EXPORTER_PORT/metrics" \
+    "lag-exporter" "http://$ASCOLTO_HOST:$ASCOLTO_LAG_EXPORTER_PORT/metrics" | sed 's/^/  url /'
   status_kafka_cluster
 }
 
@@ -417,6 +450,7 @@ case "$cmd" in
       case "$c" in
         kafka) up_kafka_or_cluster ;; elasticsearch|es) up_es ;; prometheus) up_prometheus ;;
         alertmanager) up_alertmanager ;; ingest) up_ingest ;; worker) up_worker ;;
+        es-exporter) up_es_exporter ;; lag-exporter) up_lag_exporter ;;
         *) die "unknown component: $c" ;;
       esac
     done ;;

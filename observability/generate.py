@@ -31,11 +31,12 @@ from observability import (
     alertmanager,
     alerts,
     dashboards,
+    infra_alerts,
     recording,
 )
 from streams.sla.policy import load_policy
 
-RULE_FILES = (recording.FILE, alerts.FILE)
+RULE_FILES = (recording.FILE, alerts.FILE, infra_alerts.FILE)
 
 
 @dataclass(frozen=True)

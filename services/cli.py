@@ -139,6 +139,9 @@ def build_parser() -> argparse.ArgumentParser:
     from services import dlq  # dead letters: list, show, replay
 
     dlq.register(sub)
+    from services import lag_exporter  # consumer groups' lag for Prometheus
+
+    lag_exporter.register(sub)
     return parser
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from grafana_foundation_sdk.models import dashboard as dm
 
 from observability import selectors as m
+from observability.dashboards import infrastructure
 from observability.dashboards.panels import (
     CHANNEL,
     GREEN,
@@ -355,5 +356,6 @@ def dashboard() -> dm.Dashboard:
             ("Backlog", backlog()),
             ("Errors", errors()),
             ("Ingest", ingest()),
+            ("Kafka and Elasticsearch", infrastructure.panels()),
         ],
     )

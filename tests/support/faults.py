@@ -45,7 +45,13 @@ FLOWING = (
     "count(count_over_time(ascolto_documents_indexed_total[1m]) >= 20) > 0"
 )
 PORTS = {
-    "kafka": ("KAFKA_PORT", "KAFKA_CONTROLLER_PORT", "KAFKA_SASL_SSL_PORT", "KAFKA_SSL_PORT"),
+    "kafka": (
+        "KAFKA_PORT",
+        "KAFKA_CONTROLLER_PORT",
+        "KAFKA_SASL_SSL_PORT",
+        "KAFKA_SSL_PORT",
+        "KAFKA_JMX_EXPORTER_PORT",
+    ),
     "elasticsearch": ("ES_PORT", "ES_TRANSPORT_PORT"),
 }
 

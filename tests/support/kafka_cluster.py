@@ -70,11 +70,11 @@ def _bindable(port: int) -> bool:
 
 
 def free_ports(nodes: int) -> int:
-    """A first node's port P whose cluster ports (P, P + 1, then + 10 per node) are all free;
+    """A first node's port P whose cluster ports (P, P + 1, P + 2, then + 10 per node) are free;
     below the kernel's ephemeral range (32768 up), so no client socket takes one meanwhile."""
     for _ in range(100):
         port = random.randrange(20_000, 30_000)
-        wanted = [port + NODE_PORT_STEP * n + c for n in range(nodes) for c in (0, 1)]
+        wanted = [port + NODE_PORT_STEP * n + c for n in range(nodes) for c in (0, 1, 2)]
         if all(_bindable(p) for p in wanted):
             return port
     raise RuntimeError("no free ports for a Kafka cluster between 20000 and 30000")
@@ -96,6 +96,7 @@ def kafka_cluster(logs_to: Path, nodes: int = 3, heap: str = "384m") -> Iterator
         "ASCOLTO_KAFKA_BROKERS": str(nodes),
         "ASCOLTO_KAFKA_PORT": str(port),
         "ASCOLTO_KAFKA_CONTROLLER_PORT": str(port + 1),
+        "ASCOLTO_KAFKA_JMX_EXPORTER_PORT": str(port + 2),  # each node's JMX exporter agent
         "ASCOLTO_KAFKA_HEAP": heap,
     }
     env.pop("ASCOLTO_KAFKA_BOOTSTRAP", None)

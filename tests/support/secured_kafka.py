@@ -88,7 +88,8 @@ def start_secured_broker(base: Settings) -> Iterator[SecuredBroker]:
     shutil.rmtree(run_dir, ignore_errors=True)
     (run_dir / "kafka").mkdir(parents=True)
     (run_dir / "kafka" / "libs").symlink_to(ROOT / base.run_dir / "kafka" / "libs")
-    ports = {name: free_port() for name in ("PORT", "CONTROLLER_PORT", "SASL_SSL_PORT", "SSL_PORT")}
+    names = ("PORT", "CONTROLLER_PORT", "SASL_SSL_PORT", "SSL_PORT", "JMX_EXPORTER_PORT")
+    ports = {name: free_port() for name in names}
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("ASCOLTO_")},
         "ASCOLTO_ROOT": str(ROOT),

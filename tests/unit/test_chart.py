@@ -72,6 +72,7 @@ def test_the_check_covers_the_chart_rules(tmp_path: Path) -> None:
     assert stale == [
         f"{tmp_path}/ascolto-recording.yml: missing, expected by the generator",
         f"{tmp_path}/ascolto-alerts.yml: differs from the generator",
+        f"{tmp_path}/ascolto-infrastructure.yml: missing, expected by the generator",
     ]
     assert CHART_RULES_DIR in [o.directory for o in generate.every_output(Settings.from_env({}))]
 

@@ -26,7 +26,7 @@ import yaml
 from prometheus_client import CollectorRegistry
 
 from ascolto.config import Settings
-from observability import DASHBOARDS_DIR, generate, selectors
+from observability import DASHBOARDS_DIR, generate, infra_selectors, selectors
 from observability.dashboards import render
 from observability.dashboards.sla_targets import channel_targets, duration, targets_text
 from observability.queries import all_queries
@@ -87,6 +87,9 @@ def test_prometheus_config_loads_with_the_rules(tmp_path: Path) -> None:
     for placeholder, value in {
         "@INGEST@": "127.0.0.1:18080",
         "@WORKERS@": "'127.0.0.1:16066'",
+        "@KAFKA_JMX@": "'127.0.0.1:19404'",
+        "@ES_EXPORTER@": "127.0.0.1:19405",
+        "@LAG_EXPORTER@": "127.0.0.1:19406",
         "@ALERTMANAGER@": "127.0.0.1:19094",
         "@RULES@": str(tmp_path / "rules"),
         "@SCRAPE_INTERVAL@": "5s",
@@ -169,9 +172,12 @@ def test_every_alert_has_a_runbook_section_and_every_section_an_alert() -> None:
 def test_runbook_urls_come_from_the_base_url_setting(tmp_path: Path) -> None:
     settings = Settings.from_env({"ASCOLTO_RUNBOOK_BASE_URL": "https://wiki.example/runbook"})
     (rules, _) = generate.outputs(settings, tmp_path / "rules", tmp_path / "dashboards")
-    loaded = yaml.safe_load(rules.files["ascolto-alerts.yml"])
+    files = ("ascolto-alerts.yml", "ascolto-infrastructure.yml")
     urls = {
-        r["alert"]: r["annotations"]["runbook_url"] for g in loaded["groups"] for r in g["rules"]
+        r["alert"]: r["annotations"]["runbook_url"]
+        for name in files
+        for g in yaml.safe_load(rules.files[name])["groups"]
+        for r in g["rules"]
     }
     assert urls["WorkerDown"] == "https://wiki.example/runbook#workerdown"
     assert urls == {name: f"https://wiki.example/runbook#{name.lower()}" for name in urls}
@@ -191,11 +197,12 @@ def test_the_check_finds_stale_missing_and_left_over_files(tmp_path: Path) -> No
     assert [p for o in outputs for p in o.stale()] == [
         f"{tmp_path}/rules/ascolto-recording.yml: missing, expected by the generator",
         f"{tmp_path}/rules/ascolto-alerts.yml: missing, expected by the generator",
+        f"{tmp_path}/rules/ascolto-infrastructure.yml: missing, expected by the generator",
         f"{tmp_path}/dashboards/ascolto-sla-overview.json: missing, expected by the generator",
         f"{tmp_path}/dashboards/ascolto-pipeline-health.json: missing, expected by the generator",
     ]
     written = [name for o in outputs for name in o.write()]
-    assert len(written) == 4 and [p for o in outputs for p in o.stale()] == []
+    assert len(written) == 5 and [p for o in outputs for p in o.stale()] == []
     assert [name for o in outputs for name in o.write()] == []  # nothing changed
     alerts_file = tmp_path / "rules" / "ascolto-alerts.yml"
     alerts_file.write_text(alerts_file.read_text().replace("for: 15m", "for: 20m"))
@@ -226,6 +233,10 @@ def test_rule_files_keep_every_rule_name() -> None:
         "WorkerDown", "IngestDown", "PipelineStalled", "ConsumerLagGrowing", "DeadLetterSpike",
         "ElasticsearchIndexingFailing", "UnansweredPastHardLimit", "SlaBreachRateHigh",
         "MentionSpike", "NegativeSentimentSurge",
+        "KafkaBrokerDown", "KafkaUnderReplicatedPartitions", "KafkaOfflinePartitions",
+        "KafkaConsumerGroupLag", "KafkaJvmHeapHigh", "ElasticsearchDown",
+        "ElasticsearchClusterRed", "ElasticsearchClusterYellow", "ElasticsearchDiskWatermark",
+        "ElasticsearchWriteRejections", "ElasticsearchJvmHeapHigh",
     }  # fmt: skip
     assert {p.name for p in RULE_FILES} == {f.name for f in generate.RULE_FILES}
 
@@ -363,7 +374,7 @@ def test_selectors_name_metrics_that_exist_and_jobs_prometheus_scrapes() -> None
         re.sub(r"@\w+@", "x", (PROM / "prometheus.yml").read_text()).replace("[x]", "[]")
     )
     scraped = {job["job_name"] for job in config["scrape_configs"]}
-    assert scraped == {job.name for job in selectors.JOBS}
+    assert scraped == {job.name for job in (*selectors.JOBS, *infra_selectors.JOBS)}
 
 
 CHAT_POLICY = """
