@@ -17,6 +17,7 @@ from pathlib import Path
 from ascolto.declared import ADDRESSES, DECLARED, PORT
 from ascolto.defaults import DEFAULTS_DIR
 from ascolto.event_loop import EVENT_LOOPS, EventLoop
+from ascolto.lifecycle import LifecycleSettings
 from ascolto.secured_settings import (
     ElasticSecurity,
     IngestAuthSettings,
@@ -153,6 +154,7 @@ class ElasticSettings:
     )
     bulk_max_retries: int = 8
     security: ElasticSecurity = field(default_factory=ElasticSecurity)
+    lifecycle: LifecycleSettings = field(default_factory=LifecycleSettings)
     # Index-time refresh: 1 s is Elasticsearch's own default; "searchable" means after it.
     refresh_interval: str = "1s"
 

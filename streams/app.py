@@ -40,6 +40,7 @@ from streams.rules.enrich import Enricher
 from streams.rules.threading import ThreadingParams
 from streams.sinks.dead_letter import DeadLetterSender
 from streams.sinks.elastic import ElasticSink, async_client
+from streams.sinks.placement import Placement
 from streams.sla.gauges import ConversationGauges
 from streams.sla.policy import load_policy
 from streams.sla.watermark import Watermark
@@ -144,7 +145,7 @@ def create_app(settings: Settings) -> faust.App:
     metrics = WorkerMetrics.create(registry, (e.contacts, e.conversations, e.sla_events), brands)
     watch_gc_pauses(metrics.gc_pauses)
     es = async_client(e, request_timeout=60)
-    sink = ElasticSink(es, metrics, max_actions=e.bulk_max_actions)
+    sink = ElasticSink(es, metrics, max_actions=e.bulk_max_actions, placement=Placement(es, e))
     the_codec = codec()
     lateness_ms = w.sla.allowed_lateness_s * 1000
 

@@ -44,6 +44,7 @@ from streams.health import (
 from streams.metrics import Stage, WorkerMetrics
 from streams.sinks.dead_letter import DeadLetter, SourceMessage
 from streams.sinks.elastic import ElasticSink, async_client
+from streams.sinks.placement import Placement
 from streams.stages import index as index_stage
 
 log = logging.getLogger("ascolto.indexer")
@@ -277,7 +278,7 @@ def serve(settings: Settings) -> None:
 
     async def main() -> None:
         es = async_client(e, request_timeout=60)
-        sink = ElasticSink(es, metrics, max_actions=e.bulk_max_actions)
+        sink = ElasticSink(es, metrics, max_actions=e.bulk_max_actions, placement=Placement(es, e))
         indexer = Indexer(settings, metrics, sink)
         readiness = Readiness(
             {**group_checks(indexer), "elasticsearch": elastic_check(es)}, metrics.ready

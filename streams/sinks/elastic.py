@@ -19,7 +19,7 @@ import logging
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from elasticsearch import ApiError, AsyncElasticsearch, ConnectionError, TransportError
@@ -29,6 +29,9 @@ from ascolto.batches import bounded
 from ascolto.clients import elasticsearch_options
 from ascolto.config import ElasticSettings
 from streams.metrics import WorkerMetrics
+
+if TYPE_CHECKING:
+    from streams.sinks.placement import Placement
 
 log = logging.getLogger("ascolto.sink")
 
@@ -51,11 +54,13 @@ def async_client(settings: ElasticSettings, **kwargs: Any) -> AsyncElasticsearch
 
 @dataclass(frozen=True)
 class Action:
-    """One bulk item: an index (doc set) or a delete (doc None)."""
+    """One bulk item: an index (doc set) or a delete (doc None); ``index`` the concrete
+    index when placed (streams.sinks.placement), else the one written to is the alias."""
 
     doc_id: str
     doc: dict[str, Any] | None
     version: int | None = None
+    index: str | None = None
 
 
 @dataclass(frozen=True)
@@ -79,6 +84,7 @@ class ElasticSink:
         max_bytes: int = MAX_BULK_BYTES,
         max_retries: int = 8,
         base_backoff_s: float = 0.2,
+        placement: Placement | None = None,
     ) -> None:
         self._es = es
         self._metrics = metrics
@@ -86,6 +92,7 @@ class ElasticSink:
         self._max_bytes = max_bytes
         self._max_retries = max_retries
         self._backoff = base_backoff_s
+        self._placement = placement
 
     async def write(self, index: str, actions: Sequence[Action]) -> list[Failed]:
         """Write every action; return the permanently failed ones. Retries until then."""
@@ -94,9 +101,16 @@ class ElasticSink:
     async def write_many(self, writes: Mapping[str, Sequence[Action]]) -> dict[str, list[Failed]]:
         """``write`` for several indices in the same bulk requests: a batch of the thread
         stage's outputs touches three indices, and one request costs less than three, here
-        and in Elasticsearch. Returns each index's permanent failures."""
-        items = [(index, a) for index, actions in writes.items() for a in _latest_per_id(actions)]
+        and in Elasticsearch. Returns each index's permanent failures. With a placement,
+        ``writes`` names the kinds' aliases and each document goes to its concrete index;
+        those it refuses are permanent failures."""
         permanent: dict[str, list[Failed]] = {index: [] for index in writes}
+        if self._placement is not None:
+            placed = await self._placement.place(writes)
+            writes = placed.writes
+            for index, refused in placed.refused.items():
+                permanent[index] += refused
+        items = [(index, a) for index, actions in writes.items() for a in _latest_per_id(actions)]
         encoded = [(item, _lines(*item)) for item in items]
         for chunk in bounded(((len(e[1]), e) for e in encoded), self._max_actions, self._max_bytes):
             for index, failed in await self._write_chunk(chunk):
@@ -155,18 +169,19 @@ class ElasticSink:
 
 
 def _latest_per_id(actions: Sequence[Action]) -> list[Action]:
-    """Within one write keep only the newest action per id (fewer writes, no self-409)."""
-    latest: dict[str, Action] = {}
+    """Within one write keep only the newest action per id and index (fewer writes, no
+    self-409)."""
+    latest: dict[tuple[str | None, str], Action] = {}
     for action in actions:
-        seen = latest.get(action.doc_id)
+        seen = latest.get((action.index, action.doc_id))
         if seen is None or (action.version or 0) >= (seen.version or 0):
-            latest[action.doc_id] = action
+            latest[(action.index, action.doc_id)] = action
     return list(latest.values())
 
 
 def _lines(index: str, action: Action) -> bytes:
     """One action's lines of a bulk request body, each ending with a newline."""
-    meta: dict[str, Any] = {"_index": index, "_id": action.doc_id}
+    meta: dict[str, Any] = {"_index": action.index or index, "_id": action.doc_id}
     if action.version is not None:
         meta["version"] = action.version
         meta["version_type"] = "external_gte"

@@ -21,7 +21,9 @@ from types import SimpleNamespace
 import pytest
 from kafka import KafkaProducer
 
+from ascolto import lifecycle
 from ascolto.clients import kafka_options
+from ascolto.search import get_doc
 from ascolto.validation import contact_id_for, validate
 from schemas import codec
 from services.client import post_batch
@@ -55,8 +57,11 @@ def pipe(pipeline: Pipeline) -> Iterator[Pipeline]:
     pipeline.es.options(ignore_status=404).indices.delete(index=fixed_index(pipeline))
 
 
+PERIOD = "2026.11"  # the contacts' month: their index is <alias>-2026.11-000001
+
+
 def fixed_index(pipe: Pipeline) -> str:
-    return f"{pipe.settings.elastic.contacts}-v2"
+    return lifecycle.index_name(pipe.settings.elastic.contacts, PERIOD, 2)
 
 
 def dlq(pipe: Pipeline, *args: str) -> str:
@@ -85,10 +90,11 @@ def contacts_indexed(pipe: Pipeline) -> tuple[int, int]:
 
 def make_the_mistake(pipe: Pipeline) -> None:
     alias = pipe.settings.elastic.contacts
-    index = f"{alias}-v1"
-    pipe.es.indices.delete(index=index)
+    index = lifecycle.index_name(alias, PERIOD)
+    pipe.es.options(ignore_status=404).indices.delete(index=index)
     wrong = {"properties": {"source_id": {"type": "long"}}}  # the template gives the rest
-    pipe.es.indices.create(index=index, mappings=wrong, aliases={alias: {"is_write_index": True}})
+    aliases = lifecycle.creation_aliases(alias, PERIOD)
+    pipe.es.indices.create(index=index, mappings=wrong, aliases=aliases)
     assert pipe.es.indices.get_mapping(index=index)[index]["mappings"]["properties"][
         "source_id"
     ] == {"type": "long"}
@@ -96,7 +102,7 @@ def make_the_mistake(pipe: Pipeline) -> None:
 
 def fix_the_mistake(pipe: Pipeline) -> None:
     alias = pipe.settings.elastic.contacts
-    old, new = f"{alias}-v1", fixed_index(pipe)
+    old, new = lifecycle.index_name(alias, PERIOD), fixed_index(pipe)
     pipe.es.indices.create(index=new)  # from the shipped template: source_id a keyword
     # what _reindex does (not in the integ-test distribution of Elasticsearch), versions kept
     found = pipe.es.search(index=old, size=1000, version=True)["hits"]["hits"]
@@ -109,7 +115,9 @@ def fix_the_mistake(pipe: Pipeline) -> None:
     pipe.es.indices.update_aliases(
         actions=[
             {"remove": {"index": old, "alias": alias}},
-            {"add": {"index": new, "alias": alias, "is_write_index": True}},
+            {"remove": {"index": old, "alias": lifecycle.write_alias(alias, PERIOD)}},
+            {"add": {"index": new, "alias": alias}},
+            {"add": {"index": new, "alias": lifecycle.write_alias(alias, PERIOD)}},
         ]
     )
 
@@ -153,7 +161,8 @@ def test_a_contact_refused_by_a_wrong_mapping_is_replayed_once_after_the_fix(
     wait_until(lambda: contacts_indexed(pipe)[0] == 1, 120, "the replayed e-mail indexed")
     wait_settled(pipe.settings, timeout_s=120)
     assert contacts_indexed(pipe) == (1, 2)
-    doc = pipe.es.get(index=pipe.settings.elastic.contacts, id=EMAIL_ID)["_source"]
+    doc = get_doc(pipe.es, pipe.settings.elastic.contacts, EMAIL_ID)
+    assert doc is not None
     assert doc["source_id"] == EMAIL["source_id"] and doc["body"] == EMAIL["body"]
     assert len(letters(pipe)) == 2  # no new dead letter
 
@@ -218,8 +227,10 @@ def conversation_counts(pipe: Pipeline, contact_id: str) -> tuple[int, int, int]
     e = pipe.settings.elastic
     for alias in (e.contacts, e.conversations):
         pipe.es.indices.refresh(index=alias)
-    doc = pipe.es.get(index=e.contacts, id=contact_id)["_source"]
-    conv = pipe.es.get(index=e.conversations, id=doc["conversation_id"])["_source"]
+    doc = get_doc(pipe.es, e.contacts, contact_id)
+    assert doc is not None
+    conv = get_doc(pipe.es, e.conversations, doc["conversation_id"])
+    assert conv is not None
     return (
         count_ids(pipe.es, e.contacts, [contact_id]),
         conv["inbound_count"],

@@ -19,6 +19,7 @@ from kafka.admin import ConfigResource, ConfigResourceType
 
 from ascolto.clients import kafka_options
 from ascolto.config import Settings
+from ascolto.search import get_doc
 from ascolto.topics import TIMELINES_TABLE, ensure_topics
 from schemas import codec
 from services.client import post_contacts
@@ -143,8 +144,8 @@ def test_an_erased_customer_is_gone_everywhere_and_stays_gone(pipe: Pipeline, tm
         probe = post(pipe, brand, f"probe-{time.monotonic_ns()}", archive_start, "hello there",
                      customer_handle=handle)  # fmt: skip
         wait_settled(settings)
-        doc = pipe.es.get(index=settings.elastic.contacts, id=probe)["_source"]
-        return doc["customer_id"] == CUSTOMER_ID
+        doc = get_doc(pipe.es, settings.elastic.contacts, probe)
+        return doc is not None and doc["customer_id"] == CUSTOMER_ID
 
     wait_until(profile_loaded, 60, "the directory entry")
     path = archive.write(tmp_path / "archive.csv")
@@ -227,7 +228,7 @@ def test_an_erased_customer_is_gone_everywhere_and_stays_gone(pipe: Pipeline, tm
     new_id = post(pipe, brand, "after-restart", archive_start + 7200, "where is my order 77",
                   customer_handle=other["customer_handle"])  # fmt: skip
     wait_settled(settings)
-    assert pipe.es.get(index=settings.elastic.contacts, id=new_id)["found"]
+    assert get_doc(pipe.es, settings.elastic.contacts, new_id) is not None
     assert search_anywhere(pipe, handle) == 0
     assert latest(settings, f"{settings.worker.app_id}-{TIMELINES_TABLE}-changelog")[key] is None
 

@@ -20,7 +20,7 @@ from kafka import KafkaAdminClient
 
 from ascolto.clients import kafka_options
 from ascolto.config import Settings
-from ascolto.search import client, index_names
+from ascolto.search import client, kinds
 from ascolto.topics import topic_specs
 from bench.worker_metrics import scrape, total
 from services.client import default_credential
@@ -196,7 +196,7 @@ def test_the_cli_from_the_image_creates_the_topics_and_indices(
         assert set(topic_specs(settings.kafka)) <= topics
         for name in topic_specs(settings.kafka):
             assert name in done.stdout
-        for alias in index_names(settings.elastic):
+        for alias in map(settings.elastic.alias, kinds()):
             assert es.indices.exists_alias(name=alias)
     finally:
         remove_topics_and_indices(settings, es)

@@ -1,17 +1,19 @@
-"""Index setup against the real server: an index made by an earlier release gets the fields
-added since (the mappings are strict), a changed field type is refused at setup, and indices
-get the shards and replicas of the settings."""
+"""Index setup against the real server: an index made by an earlier release (``-v1``) gets
+the fields added since (the mappings are strict) and stays readable, a changed field type is
+refused at setup, and indices get the shards and replicas of the settings."""
 
 from __future__ import annotations
 
 import dataclasses
 import uuid
+from datetime import UTC, datetime
 
 import pytest
 from elasticsearch import BadRequestError
 
+from ascolto import lifecycle
 from ascolto.config import Settings
-from ascolto.search import client, delete_indices, index_names, setup_indices
+from ascolto.search import client, delete_indices, kinds, setup_indices
 
 
 def test_setup_adds_new_fields_to_an_index_made_before(base_settings: Settings) -> None:
@@ -29,8 +31,10 @@ def test_setup_adds_new_fields_to_an_index_made_before(base_settings: Settings) 
             es.index(index=elastic.conversations, id="c1", document={"resolves_at": 1})
 
         assert index not in setup_indices(elastic, es)  # kept, not made again
-        es.index(index=elastic.conversations, id="c1", document={"resolves_at": 1}, refresh=True)
-        assert es.count(index=elastic.conversations)["count"] == 1
+        es.index(index=index, id="c1", document={"resolves_at": 1}, refresh=True)
+        assert es.count(index=elastic.conversations)["count"] == 1  # read through the alias
+        with pytest.raises(BadRequestError, match="no write index"):  # no longer written
+            es.index(index=elastic.conversations, id="c2", document={"resolves_at": 1})
         fields = es.indices.get_mapping(index=index)[index]["mappings"]["properties"]
         assert fields["resolves_at"]["type"] == "date"
         assert setup_indices(elastic, es) == []  # again: nothing to do, nothing refused
@@ -71,7 +75,9 @@ def test_setup_makes_indices_with_the_shards_and_replicas_asked(
 
     try:
         made = setup_indices(elastic, es)
-        assert sorted(made) == sorted(index_names(elastic).values())
+        periods = lifecycle.due_periods(datetime.now(UTC), "month")
+        expected = [lifecycle.index_name(elastic.alias(k), p) for k in kinds() for p in periods]
+        assert sorted(made) == sorted(expected)
         assert sizes() == {("2", "0")}
         assert said() == []
 

@@ -15,6 +15,7 @@ import pytest
 from kafka import KafkaProducer
 
 from ascolto.clients import kafka_options
+from ascolto.search import get_doc
 from ascolto.validation import validate
 from schemas import Codec, codec, current_and_history
 from schemas.registry import KafkaSchemaRegistry, register_once
@@ -83,7 +84,8 @@ def test_a_version_1_worker_processes_version_2_contacts(pipeline: Pipeline, v2:
     ids = [c["contact_id"] for c in batch]
     assert count_ids(pipeline.es, pipeline.settings.elastic.contacts, ids) == len(ids)
     assert not [x for x in read_letters(pipeline.settings.kafka) if x.contact_id in ids]
-    indexed = pipeline.es.get(index=pipeline.settings.elastic.contacts, id=ids[0])["_source"]
+    indexed = get_doc(pipeline.es, pipeline.settings.elastic.contacts, ids[0])
+    assert indexed is not None
     assert indexed["source_id"] == "v2-0" and indexed["body"] == batch[0]["body"]
 
 

@@ -9,6 +9,7 @@ from collections import Counter
 import pytest
 
 from ascolto.config import Settings
+from ascolto.search import get_doc, get_docs
 from ascolto.validation import contact_id_for
 from bench.worker_metrics import scrape, total
 from services.client import post_contacts
@@ -90,15 +91,14 @@ def test_live_warning_breach_and_met_arrive_within_seconds(live: Pipeline) -> No
     wait_settled(live.settings)
     sla_index = live.settings.elastic.sla_events
     live.es.indices.refresh(index=sla_index)
-    indexed = live.es.mget(index=sla_index, ids=list(found))["docs"]
-    assert all(d["found"] for d in indexed)
-    docs = {d["_id"]: d["_source"] for d in indexed}
+    docs = get_docs(live.es, sla_index, list(found))
+    assert set(docs) == set(found)
     assert docs[breach["event_id"]]["event_type"] == "breached"
-    contact = live.es.get(index=live.settings.elastic.contacts, id=late)["_source"]
+    contact = get_doc(live.es, live.settings.elastic.contacts, late)
+    assert contact is not None
     assert contact["sla"]["outcome"] == "breached" and contact["sla"]["warned"] is True
     assert (
-        live.es.get(index=live.settings.elastic.contacts, id=quick)["_source"]["sla"]["outcome"]
-        == "met"
+        get_docs(live.es, live.settings.elastic.contacts, [quick])[quick]["sla"]["outcome"] == "met"
     )
 
 
@@ -115,8 +115,8 @@ def test_at_risk_lists_unanswered_conversations_overdue_first(live: Pipeline) ->
     contacts = live.settings.elastic.contacts
 
     def outcome(contact_id: str) -> str | None:
-        found = live.es.options(ignore_status=404).get(index=contacts, id=contact_id)
-        return found["_source"]["sla"]["outcome"] if found.get("found") else None
+        found = get_doc(live.es, contacts, contact_id)
+        return found["sla"]["outcome"] if found else None
 
     wait_settled(live.settings)
     wait_until(lambda: outcome(overdue) == "breached", 30, "the overdue chat's breach")

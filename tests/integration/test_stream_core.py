@@ -11,6 +11,7 @@ from collections.abc import Callable
 import pytest
 
 from ascolto.config import Settings
+from ascolto.search import get_doc, get_docs
 from ascolto.validation import contact_id_for
 from bench.worker_metrics import scrape, total
 from services.client import post_contacts
@@ -116,8 +117,9 @@ def test_live_posts_in_any_order_thread_and_answer(pipeline: Pipeline) -> None:
     # the answers arrive first, the questions last
     result = post_contacts(pipeline.ingest_url, list(reversed(thread)))
     wait_settled(pipeline.settings)
-    docs = pipeline.es.mget(index=pipeline.settings.elastic.contacts, ids=result.accepted_ids)
-    by_source = {d["_source"]["source_id"]: d["_source"] for d in docs["docs"]}
+    docs = get_docs(pipeline.es, pipeline.settings.elastic.contacts, result.accepted_ids)
+    assert set(docs) == set(result.accepted_ids)
+    by_source = {d["source_id"]: d for d in docs.values()}
     assert by_source["q1"]["answered_by"] == contact_id_for("live-test", "a1")
     assert by_source["q1"]["response_time_seconds"] == 600
     assert by_source["q2"]["response_time_seconds"] == 60
@@ -154,15 +156,14 @@ def test_customer_directory_recognises_one_person_across_channels(pipeline: Pipe
         probe = dict(posts[0], source_id=f"probe-{time.monotonic_ns()}", body="hello there friends")
         ids = post_contacts(pipeline.ingest_url, [probe]).accepted_ids
         wait_settled(pipeline.settings)
-        doc = pipeline.es.get(index=pipeline.settings.elastic.contacts, id=ids[0])["_source"]
-        return doc["customer_id"] == "cust-42"
+        doc = get_doc(pipeline.es, pipeline.settings.elastic.contacts, ids[0])
+        return doc is not None and doc["customer_id"] == "cust-42"
 
     wait_until(profile_loaded, 60, "the directory entry")
     ids = post_contacts(pipeline.ingest_url, posts).accepted_ids
     wait_settled(pipeline.settings)
-    social, email = (
-        pipeline.es.get(index=pipeline.settings.elastic.contacts, id=i)["_source"] for i in ids
-    )
+    found = get_docs(pipeline.es, pipeline.settings.elastic.contacts, ids)
+    social, email = (found[i] for i in ids)
     assert social["customer_id"] == email["customer_id"] == "cust-42"
     assert social["tier"] == "vip" and social["account_id"] == "acc-9"
     # the same complaint by email an hour later is a near-duplicate of the public post

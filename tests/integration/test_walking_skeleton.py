@@ -6,6 +6,7 @@ import pytest
 from kafka import KafkaProducer
 
 from ascolto.clients import kafka_options
+from ascolto.search import get_docs
 from ascolto.validation import contact_id_for
 from bench.worker_metrics import scrape, total
 from services import demo
@@ -33,13 +34,7 @@ def test_every_valid_contact_is_searchable_with_its_fields(pipeline: Pipeline, p
     assert set(result.accepted_ids) == set(unique)
     wait_searchable(pipeline.settings, pipeline.es, unique.keys(), timeout_s=120)
 
-    docs = {}
-    ids = list(unique)
-    for start in range(0, len(ids), 500):
-        resp = pipeline.es.mget(
-            index=pipeline.settings.elastic.contacts, ids=ids[start : start + 500]
-        )
-        docs.update({d["_id"]: d["_source"] for d in resp["docs"] if d["found"]})
+    docs = get_docs(pipeline.es, pipeline.settings.elastic.contacts, list(unique))
     assert len(docs) == len(unique)
     for contact_id, sent in unique.items():
         doc = docs[contact_id]

@@ -371,10 +371,14 @@ def test_every_setting_the_chart_sets_is_declared(helm: Path) -> None:
 
 def test_the_retention_values_are_the_declared_defaults(helm: Path) -> None:
     retention = CHART_VALUES["kafka"]["retention"]
+    indices = CHART_VALUES["elasticsearch"]["retention"]
     assert {
         "ASCOLTO_RETENTION_DAYS": retention["days"],
         "ASCOLTO_DLQ_RETENTION_DAYS": retention["dlqDays"],
         "ASCOLTO_AUDIT_RETENTION_DAYS": retention["auditDays"],
+        "ASCOLTO_ES_CONTACTS_RETENTION_DAYS": indices["contactsDays"],
+        "ASCOLTO_ES_CONVERSATIONS_RETENTION_DAYS": indices["conversationsDays"],
+        "ASCOLTO_ES_SLA_EVENTS_RETENTION_DAYS": indices["slaEventsDays"],
     } == {n: int(s.default) for n, s in DECLARED.by_env.items() if n.endswith("RETENTION_DAYS")}
     env = env_of(
         pod_spec(helm, "worker", *KEYS, "--set", "kafka.retention.dlqDays=9")["containers"][0]

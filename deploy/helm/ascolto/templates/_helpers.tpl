@@ -108,6 +108,12 @@ app.kubernetes.io/component: {{ .component }}
   value: {{ $es.shards | quote }}
 - name: ASCOLTO_ES_REPLICAS
   value: {{ $es.replicas | quote }}
+- name: ASCOLTO_ES_CONTACTS_RETENTION_DAYS
+  value: {{ $es.retention.contactsDays | quote }}
+- name: ASCOLTO_ES_CONVERSATIONS_RETENTION_DAYS
+  value: {{ $es.retention.conversationsDays | quote }}
+- name: ASCOLTO_ES_SLA_EVENTS_RETENTION_DAYS
+  value: {{ $es.retention.slaEventsDays | quote }}
 {{- if $es.ca.secretName }}
 - name: ASCOLTO_ES_CA_CERTS
   value: /etc/ascolto/es-ca/{{ $es.ca.key }}
