@@ -91,6 +91,8 @@ def setup_indices(
         )
         existing = backing_indices(es, alias)
         for index, aliases in existing.items():
+            if alias not in aliases:  # retired (ascolto indices migrate --keep-old): as it was
+                continue
             es.indices.put_mapping(index=index, properties=template["mappings"]["properties"])
             warnings += _keep_sizing(es, index, settings)
             if index == alias + lifecycle.LEGACY_SUFFIX and alias in aliases:

@@ -76,3 +76,6 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--now", type=_instant, help="act as if it were this time (ISO-8601; default: now)"
     )
     upkeep.set_defaults(func=_maintain)
+    from ascolto.index_migration import register as register_migrate
+
+    register_migrate(isub)
