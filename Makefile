@@ -78,6 +78,9 @@ check-observability: venv ## generated rules and dashboards up to date; promtool
 	  && sed -e "s|@INGEST@|$$ASCOLTO_HOST:$$ASCOLTO_INGEST_PORT|g" \
 	         -e "s|@WORKERS@|'$$ASCOLTO_HOST:$$ASCOLTO_WORKER_WEB_PORT'|g" \
 	         -e "s|@ALERTMANAGER@|$$ASCOLTO_HOST:$$ASCOLTO_ALERTMANAGER_PORT|g" \
+	         -e "s|@KAFKA_JMX@|'$$ASCOLTO_HOST:$$ASCOLTO_KAFKA_JMX_EXPORTER_PORT'|g" \
+	         -e "s|@ES_EXPORTER@|$$ASCOLTO_HOST:$$ASCOLTO_ES_EXPORTER_PORT|g" \
+	         -e "s|@LAG_EXPORTER@|$$ASCOLTO_HOST:$$ASCOLTO_LAG_EXPORTER_PORT|g" \
 	         -e "s|@RULES@|$$tmp/rules|g" -e "s|@SCRAPE_INTERVAL@|$$ASCOLTO_SCRAPE_INTERVAL|g" \
 	         deploy/prometheus/prometheus.yml >"$$tmp/prometheus.yml" \
 	  && echo "promtool check config deploy/prometheus/prometheus.yml (rendered)" \
