@@ -119,6 +119,6 @@ def test_every_exporter_panel_has_data_on_the_stack(base_settings: Settings) -> 
 
 def prometheus_query(settings: Settings, expr: str) -> list[dict[str, Any]]:
     query = urllib.parse.urlencode({"query": expr})
-    url = f"{settings.observability.prometheus_url}/api/v1/query?{query}"
+    url = f"{settings.prometheus_url}/api/v1/query?{query}"
     with urllib.request.urlopen(url, timeout=10) as resp:
         return list(json.load(resp)["data"]["result"])
