@@ -189,7 +189,7 @@ class WorkerMetrics:
             ),
             bulk_retries=Counter(
                 "ascolto_elasticsearch_bulk_retries",
-                "Bulk requests retried after a retryable failure.",
+                "Bulk requests (and their placement lookups) retried after a retryable failure.",
                 ["index"],
                 registry=registry,
             ),

@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -31,7 +31,7 @@ from ascolto.config import ElasticSettings
 from streams.metrics import WorkerMetrics
 
 if TYPE_CHECKING:
-    from streams.sinks.placement import Placement
+    from streams.sinks.placement import Placed, Placement
 
 log = logging.getLogger("ascolto.sink")
 
@@ -106,7 +106,7 @@ class ElasticSink:
         those it refuses are permanent failures."""
         permanent: dict[str, list[Failed]] = {index: [] for index in writes}
         if self._placement is not None:
-            placed = await self._placement.place(writes)
+            placed = await self._place(self._placement, writes)
             writes = placed.writes
             for index, refused in placed.refused.items():
                 permanent[index] += refused
@@ -116,6 +116,28 @@ class ElasticSink:
             for index, failed in await self._write_chunk(chunk):
                 permanent[index].append(failed)
         return permanent
+
+    async def _place(self, placement: Placement, writes: Mapping[str, Sequence[Action]]) -> Placed:
+        """The placement's lookups, retried as a bulk request is: they are the first requests
+        of a write, so an outage meets them first."""
+        attempt = 0
+        while True:
+            try:
+                return await placement.place(writes)
+            except (ConnectionError, TransportError, ApiError) as exc:
+                if isinstance(exc, ApiError) and exc.status_code not in RETRYABLE_STATUS:
+                    raise
+                log.warning("placing documents in %s failed (%s); retrying",
+                            ", ".join(sorted(writes)), exc)  # fmt: skip
+            attempt += 1
+            await self._back_off(attempt, writes)
+
+    async def _back_off(self, attempt: int, indices: Iterable[str]) -> None:
+        for index in set(indices):
+            self._metrics.bulk_retries.labels(index).inc()
+        # Past the bound we keep trying, slowly: giving up would lose data, and the offsets
+        # stay uncommitted meanwhile, which is what the lag and stall alerts watch.
+        await asyncio.sleep(self._backoff * 2 ** min(attempt, self._max_retries))
 
     async def _write_chunk(self, chunk: list[Encoded]) -> list[tuple[str, Failed]]:
         pending = chunk
@@ -158,12 +180,7 @@ class ElasticSink:
             if not retry:
                 break
             attempt += 1
-            for index in {index for (index, _), _ in retry}:
-                self._metrics.bulk_retries.labels(index).inc()
-            # Past the bound we keep trying, slowly: giving up would lose data, and the offsets
-            # stay uncommitted meanwhile, which is what the lag and stall alerts watch.
-            delay = self._backoff * 2 ** min(attempt, self._max_retries)
-            await asyncio.sleep(delay)
+            await self._back_off(attempt, (index for (index, _), _ in retry))
             pending = retry
         return permanent
 

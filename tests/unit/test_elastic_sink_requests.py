@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from elastic_transport import ApiResponseMeta, HttpHeaders, NodeConfig
-from elasticsearch import ApiError
+from elasticsearch import ApiError, ConnectionError
 from prometheus_client import CollectorRegistry
 
 from streams.metrics import WorkerMetrics
 from streams.sinks.elastic import Action, ElasticSink
+from streams.sinks.placement import Placed
 
 
 class RecordingElasticsearch:
@@ -51,3 +54,33 @@ def test_a_whole_request_refused_by_a_busy_cluster_is_retried() -> None:
     es = RecordingElasticsearch(refuse=2)
     write(es, docs=3, max_bytes=1 << 20)
     assert len(es.bodies) == 1 and es.bodies[0].count(b'"_id"') == 3
+
+
+class FlakyPlacement:
+    """A placement whose lookups meet an unreachable cluster `fail` times, then place every
+    document in one concrete index."""
+
+    def __init__(self, fail: int) -> None:
+        self.fail = fail
+
+    async def place(self, writes: Mapping[str, Sequence[Action]]) -> Placed:
+        if self.fail:
+            self.fail -= 1
+            raise ConnectionError("connection refused")
+        return Placed(
+            {
+                alias: [replace(a, index=f"{alias}-2026.12-000001") for a in actions]
+                for alias, actions in writes.items()
+            },  # fmt: skip
+            {alias: [] for alias in writes},
+        )
+
+
+def test_placement_lookups_meeting_an_outage_are_retried_and_counted() -> None:
+    es = RecordingElasticsearch()
+    metrics = WorkerMetrics.create(CollectorRegistry(), ("contacts",))
+    sink = ElasticSink(es, metrics, base_backoff_s=0.001, placement=FlakyPlacement(fail=3))  # type: ignore[arg-type]
+    actions = [Action(f"id-{i}", {"body": "x"}, 1) for i in range(3)]
+    assert asyncio.run(sink.write("contacts", actions)) == []
+    assert len(es.bodies) == 1 and es.bodies[0].count(b'"_index":"contacts-2026.12-000001"') == 3
+    assert metrics.bulk_retries.labels("contacts")._value.get() == 3
