@@ -25,6 +25,7 @@ from ascolto.secured_settings import (
     RetentionSettings,
 )
 from ascolto.settings_table import ConfigError
+from ascolto.support_settings import SlaSettings, SupportSettings
 
 __all__ = [
     "ADDRESSES",
@@ -236,25 +237,6 @@ class ThreadingSettings:
 
 
 @dataclass(frozen=True)
-class SlaSettings:
-    """SLA clocks"""
-
-    # Judged by the event-time watermark, which trails the newest event time by this much.
-    allowed_lateness_s: int = _env(
-        "ASCOLTO_SLA_ALLOWED_LATENESS_S",
-        600,
-        "Seconds: a contact arriving this much later than it happened is a replay (backlog).",
-        minimum=0,
-    )
-    check_interval_s: float = _env(
-        "ASCOLTO_SLA_CHECK_INTERVAL_S",
-        1.0,
-        "How often the due-clock timer looks for deadlines passed.",
-        minimum=0.1,
-    )
-
-
-@dataclass(frozen=True)
 class WorkerSettings:
     """Stream worker"""
 
@@ -391,6 +373,7 @@ class Settings:
     ingest: IngestSettings = field(default_factory=IngestSettings)
     worker: WorkerSettings = field(default_factory=WorkerSettings)
     observability: ObservabilitySettings = field(default_factory=ObservabilitySettings)
+    support: SupportSettings = field(default_factory=SupportSettings)
     prometheus_url: str = _env(
         "ASCOLTO_PROMETHEUS_URL",
         "http://$ASCOLTO_HOST:$ASCOLTO_PROMETHEUS_PORT",

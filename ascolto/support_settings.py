@@ -1,0 +1,51 @@
+"""Settings of the SLA clocks and of what Ascolto gives the support team itself (links to
+conversations, nudges before a breach): sections of the one declarations table
+(``ascolto.declared``), gathered by ``ascolto.config``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import quote
+
+from ascolto.declared import DECLARED
+
+_env = DECLARED.field
+
+
+@dataclass(frozen=True)
+class SlaSettings:
+    """SLA clocks"""
+
+    # Judged by the event-time watermark, which trails the newest event time by this much.
+    allowed_lateness_s: int = _env(
+        "ASCOLTO_SLA_ALLOWED_LATENESS_S",
+        600,
+        "Seconds: a contact arriving this much later than it happened is a replay (backlog).",
+        minimum=0,
+    )
+    check_interval_s: float = _env(
+        "ASCOLTO_SLA_CHECK_INTERVAL_S",
+        1.0,
+        "How often the due-clock timer looks for deadlines passed.",
+        minimum=0.1,
+    )
+
+
+@dataclass(frozen=True)
+class SupportSettings:
+    """The support team's tools"""
+
+    conversation_url: str = _env(
+        "ASCOLTO_CONVERSATION_URL",
+        "",
+        "Link to one conversation, in reports and nudges: `{conversation_id}` is replaced by "
+        "its id (a Kibana or helpdesk URL). Empty: a search of Elasticsearch's contacts alias.",
+    )
+
+    def conversation_link(self, conversation_id: str, es_url: str, contacts_alias: str) -> str:
+        quoted = quote(conversation_id, safe="")
+        if self.conversation_url:
+            return self.conversation_url.replace("{conversation_id}", quoted)
+        query = quote(f'conversation_id:"{conversation_id}"', safe="")
+        return f"{es_url.rstrip('/')}/{contacts_alias}/_search?q={query}"
