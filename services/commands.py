@@ -137,3 +137,6 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     )
     risk.add_argument("--format", choices=("table", "json"), default="table")
     risk.set_defaults(func=_sla_at_risk)
+    from services import whatif  # the history re-timed under a proposed policy
+
+    whatif.register(ssub)
