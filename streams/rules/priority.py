@@ -25,7 +25,7 @@ Visibility = Literal["public", "private"]
 Priority = Literal["P1", "P2", "P3", "P4"]
 
 UNKNOWN_TIER: Final = "unknown"
-# Sentiment row used when the sentiment was not measured (a language VADER does not cover).
+# Sentiment row used when the sentiment was not measured (neither English nor Italian).
 UNMEASURED: Final = "unmeasured"
 _SENTIMENT_ROWS = ("negative", "neutral", "positive", UNMEASURED)
 _VISIBILITIES: tuple[Visibility, ...] = ("public", "private")

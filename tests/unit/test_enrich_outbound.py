@@ -51,7 +51,7 @@ def test_outbound_still_gets_language_sentiment_and_visibility(enricher: Enriche
             channel="chat",
         )
     )
-    assert (it["language"], it["sentiment_supported"], it["visibility"]) == ("it", False, "private")
+    assert (it["language"], it["sentiment_supported"], it["visibility"]) == ("it", True, "private")
 
 
 def test_outbound_reply_quoting_the_customer_question_does_not_ask(enricher: Enricher) -> None:

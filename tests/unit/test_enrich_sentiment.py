@@ -1,4 +1,4 @@
-"""Enrichment on the shipped rules: sentiment, measured for English only."""
+"""Enrichment on the shipped rules: sentiment, measured for English and Italian."""
 
 from __future__ import annotations
 
@@ -30,16 +30,16 @@ def test_english_sentiment_labels(enricher: Enricher, text: str, label: str) -> 
 
 
 @pytest.mark.parametrize(
-    "text", ["servizio clienti pessimo, che vergogna", "grazie mille, siete fantastici!"]
+    ("text", "label"),
+    [
+        ("servizio clienti scadente, che vergogna", "negative"),
+        ("grazie mille, siete fantastici!", "positive"),
+        ("vorrei cambiare l'indirizzo di consegna del mio ordine", "neutral"),
+    ],
 )
-def test_italian_sentiment_is_not_measured(enricher: Enricher, text: str) -> None:
+def test_italian_sentiment_is_measured(enricher: Enricher, text: str, label: str) -> None:
     e = enricher.enrich(contact(text))
-    assert e["language"] == "it"
-    assert (e["sentiment_score"], e["sentiment_label"], e["sentiment_supported"]) == (
-        0.0,
-        "neutral",
-        False,
-    )
+    assert (e["language"], e["sentiment_label"], e["sentiment_supported"]) == ("it", label, True)
 
 
 def test_emoji_only_is_scored_by_vader(enricher: Enricher) -> None:

@@ -1,7 +1,7 @@
 """Praise right after a negation ("non è ottimo") is no praise.
 
-Italian sentiment is not measured, so nothing else keeps an Italian complaint worded as
-negated praise from ranking as praise (the lowest priority).
+Italian sentiment's lexicon lacks "ottimo" (docs/sentiment.md), so nothing else keeps an
+Italian complaint worded as negated praise from ranking as praise (the lowest priority).
 """
 
 from __future__ import annotations

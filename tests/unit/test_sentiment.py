@@ -104,7 +104,8 @@ def test_long_text_is_cut_at_a_word_boundary() -> None:
     assert scorer.score("awful, the order came late", "en").label == "negative"
 
 
-def test_languages_other_than_english_are_not_measured() -> None:
+def test_languages_other_than_english_and_italian_are_not_measured() -> None:
     scorer = SentimentScorer()
-    for language in ("it", "es", "fr", "de"):
+    for language in ("es", "fr", "de"):
         assert scorer.score("terrible awful", language) == (0.0, "neutral", False)
+    assert scorer.score("orribile", "it").label == "negative"
