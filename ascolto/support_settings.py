@@ -30,6 +30,13 @@ class SlaSettings:
         "How often the due-clock timer looks for deadlines passed.",
         minimum=0.1,
     )
+    policy_reload_s: float = _env(
+        "ASCOLTO_SLA_POLICY_RELOAD_S",
+        10.0,
+        "How often the worker checks the SLA policy file for a change (docs/sla-policies.md): "
+        "a changed file applies to clocks started after it; an invalid one is refused.",
+        minimum=0.1,
+    )
 
 
 @dataclass(frozen=True)

@@ -62,12 +62,20 @@ def changelog_specs(
     }
 
 
+def policy_history_topic(app_id: str) -> str:
+    """The worker group's SLA policy versions (streams/policy_reload.py): compacted, and every
+    key is a version of its own, so none is ever dropped."""
+    return f"{app_id}-sla-policy-history"
+
+
 def ensure_topics(k: KafkaSettings, app_id: str | None = None) -> list[str]:
     """Create missing topics, and the changelogs of the worker group ``app_id`` if given;
     return the names created. Refuses settings the cluster or the existing topics cannot
     hold (ascolto.sizing); sets ``min.insync.replicas``, ``retention.ms`` and
     ``max.compaction.lag.ms`` on existing topics that differ."""
     specs = topic_specs(k) | (changelog_specs(app_id, k.retention) if app_id else {})
+    if app_id:
+        specs[policy_history_topic(app_id)] = {"cleanup.policy": "compact"}
     durability = {MIN_INSYNC: str(k.min_insync_replicas)}
     admin = KafkaAdminClient(**kafka_options(k), client_id="ascolto-setup")
     try:

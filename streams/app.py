@@ -36,13 +36,13 @@ from streams.graceful import finish_even_if_cancelled, until_done
 from streams.health import FaustProbes, Readiness, faust_pages, worker_checks
 from streams.indexer import Indexer
 from streams.metrics import BrandLabels, WorkerMetrics
+from streams.policy_reload import PolicyReload
 from streams.rules.enrich import Enricher
 from streams.rules.threading import ThreadingParams
 from streams.sinks.dead_letter import DeadLetterSender
 from streams.sinks.elastic import ElasticSink, async_client
 from streams.sinks.placement import Placement
 from streams.sla.gauges import ConversationGauges
-from streams.sla.policy import load_policy
 from streams.sla.watermark import Watermark
 from streams.stages.due_clocks import DueClocks
 from streams.stages.expiry import Expiry
@@ -137,7 +137,9 @@ class FaustAssignment:
         return {tp.partition for tp in assigned if tp.topic == self.keyed_topic}
 
 
-def create_app(settings: Settings) -> faust.App:
+def create_app(settings: Settings, policies: PolicyReload | None = None) -> faust.App:
+    """policies: the SLA policy with its history (streams.worker reads it from Kafka);
+    None, the policy file alone."""
     w, k, e, t = settings.worker, settings.kafka, settings.elastic, settings.worker.threading
     app = worker_app(settings)
     registry = CollectorRegistry()
@@ -148,6 +150,8 @@ def create_app(settings: Settings) -> faust.App:
     sink = ElasticSink(es, metrics, max_actions=e.bulk_max_actions, placement=Placement(es, e))
     the_codec = codec()
     lateness_ms = w.sla.allowed_lateness_s * 1000
+    policies = policies or PolicyReload.start(w.sla_policies_path, None)
+    policies.register(registry)
 
     # The agents' sources. Outputs go through app.producer itself (streams.stages.publish);
     # the worker created every topic on start (ascolto.topics).
@@ -191,7 +195,7 @@ def create_app(settings: Settings) -> faust.App:
             near_dup_window_ms=t.near_dup_window_s * 1000,
             inactivity_ms=t.inactivity_s * 1000,
         ),
-        policy=load_policy(w.sla_policies_path),
+        policy=policies,
         retention_ms=t.retention_s * 1000,
         partitions=k.partitions,
         assignment=FaustAssignment(app, k.keyed),
@@ -220,6 +224,10 @@ def create_app(settings: Settings) -> faust.App:
     @app.timer(interval=w.sla.check_interval_s)
     async def judge_due_clocks() -> None:
         await due_clocks.tick()
+
+    @app.timer(interval=w.sla.policy_reload_s)
+    async def reload_sla_policy() -> None:
+        await policies.tick()
 
     @app.timer(interval=t.expire_every_s)
     async def expire_timelines() -> None:

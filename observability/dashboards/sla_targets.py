@@ -6,7 +6,8 @@ file shows up as a stale dashboard in `make check-observability` until `make gra
 regenerates the JSON.
 
 Only the channel view is drawn (a panel has one set of colours per channel): the rule the
-policy picks for a clock of that channel with no priority and no tier.
+policy picks for a clock of that channel with no priority, no tier and a brand no rule names
+(a brand's own targets are not drawn).
 """
 
 from __future__ import annotations
@@ -39,9 +40,9 @@ def channel_targets(policy: Policy) -> list[ChannelSla]:
     """One ChannelSla per channel, in streams.sla.model.CHANNELS order."""
     out = []
     for channel in CHANNELS:
-        first = policy.match("first_response", channel)
-        following = policy.match("next_response", channel)
-        hard = policy.match("hard_limit", channel)
+        first = policy.match("first_response", channel, brand=None)
+        following = policy.match("next_response", channel, brand=None)
+        hard = policy.match("hard_limit", channel, brand=None)
         # the catch-all rule sets both response targets, so these always resolve
         assert first is not None and following is not None
         out.append(

@@ -8,7 +8,8 @@ Business-hours semantics, in local time of the brand's zone:
 - each weekday has zero or more ranges; a range whose end is earlier than its start crosses
   midnight ('22:00-02:00') and belongs to the day it starts on;
 - a holiday closes the ranges that *start* on that date (so 'dec 24 22:00-02:00' still runs
-  into Christmas morning unless Dec 24 is a holiday too);
+  into Christmas morning unless Dec 24 is a holiday too); a holiday is a date, or a month
+  and day that recurs every year (`yearly`, never Feb 29);
 - a range boundary at local time T is the first instant of that day whose wall clock reads
   T or later. So a boundary inside the hour skipped at spring-forward is the moment the
   clocks jump (02:30 -> 03:00 CEST), and one inside the hour repeated at fall-back is its
@@ -65,6 +66,7 @@ class BusinessHours:
     time_zone: str
     weekly: tuple[Hours, ...]
     holidays: frozenset[date] = frozenset()
+    yearly: frozenset[tuple[int, int]] = frozenset()  # (month, day) closed every year
     zone: ZoneInfo = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -79,15 +81,22 @@ class BusinessHours:
                     raise ValueError(f"{day}: range {(start, end)} outside the day")
                 if start == end:
                     raise ValueError(f"{day}: empty range {(start, end)}")
+        for month, month_day in self.yearly:
+            if (month, month_day) == (2, 29):
+                raise ValueError("a yearly holiday on Feb 29: list its leap years' dates instead")
+            date(2001, month, month_day)  # ValueError if not a day of the year
         sorted_weekly = tuple(tuple(sorted(ranges)) for ranges in self.weekly)
         object.__setattr__(self, "weekly", sorted_weekly)
+
+    def is_holiday(self, day: date) -> bool:
+        return day in self.holidays or (day.month, day.day) in self.yearly
 
     def open_spans(self, from_ms: int) -> Iterator[tuple[int, int]]:
         # Start a day early: yesterday's range may cross midnight into today.
         day = local_datetime(from_ms, self.zone).date() - timedelta(days=1)
         reached = from_ms  # end of open time already yielded: clip overlaps against it
         while True:
-            if day not in self.holidays:
+            if not self.is_holiday(day):
                 for start, end in self.weekly[day.weekday()]:
                     end_day = day if end > start else day + timedelta(days=1)
                     span_start = max(local_ms(day, start, self.zone), reached)

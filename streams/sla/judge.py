@@ -16,7 +16,7 @@ from streams.rules.views import ConversationView, Derived
 from streams.sla.calendar import Calendar
 from streams.sla.clock import assess
 from streams.sla.model import PRIORITIES, OwedTarget, Pause, SlaEvent
-from streams.sla.policy import Policy, Rule
+from streams.sla.policy import Policies, Policy, Rule
 
 Clock = tuple[OwedTarget, Rule, Calendar]
 
@@ -30,12 +30,15 @@ class Judgement:
 
 
 def clocks(
-    derived: Derived, messages: Mapping[str, Mapping[str, Any]], policy: Policy
+    derived: Derived, messages: Mapping[str, Mapping[str, Any]], policies: Policies
 ) -> list[Clock]:
     """Every clock the customer's conversations run: one or two per owed message
     (first/next response, plus the hard limit where the policy sets one) and one resolution
     clock per conversation. Near-duplicates start none: they are not owed an answer. A
-    response clock stops at the answer, or at a close that comes first."""
+    response clock stops at the answer, or at a close that comes first.
+
+    `policies`: a Policy, or a PolicyBook whose version in force when a clock started
+    gives that clock's rule and calendar."""
     by_conversation: dict[str, list[Mapping[str, Any]]] = {}
     for view in derived.contacts.values():
         by_conversation.setdefault(view.conversation_id, []).append(messages[view.contact_id])
@@ -43,7 +46,6 @@ def clocks(
     for conv_id, members in by_conversation.items():
         conv = derived.conversations[conv_id]
         members.sort(key=lambda m: (m["occurred_at"], m["contact_id"]))
-        calendar = policy.calendar_for(conv.brand)
         owed = [m for m in members if derived.contacts[m["contact_id"]].owed]
         for m, closed_at in zip(members, _closes_after(members), strict=True):
             view = derived.contacts[m["contact_id"]]
@@ -51,8 +53,9 @@ def clocks(
                 continue
             # closing the conversation fulfils what it still owed, as solving a ticket does
             ends = [t for t in (view.answered_at, closed_at) if t is not None]
+            policy = policies.at(m["occurred_at"])
             for kind in policy.response_kinds(
-                m is owed[0], m["channel"], m.get("priority"), m.get("tier")
+                m is owed[0], m["channel"], m.get("priority"), m.get("tier"), brand=conv.brand
             ):
                 target = OwedTarget(
                     kind=kind, conversation_id=conv_id, contact_id=view.contact_id,
@@ -60,8 +63,8 @@ def clocks(
                     tier=m.get("tier"), started_at_ms=m["occurred_at"],
                     stopped_at_ms=_stop(min(ends, default=None), m["occurred_at"]),
                 )  # fmt: skip
-                _add(out, target, policy, calendar)
-        _add(out, _resolution(conv, members, *priority_and_tier(owed)), policy, calendar)
+                _add(out, target, policy)
+        _add(out, _resolution(conv, members, *priority_and_tier(owed)), policies.at(conv.opened_at))
     return out
 
 
@@ -92,10 +95,10 @@ def _stop(at: int | None, started: int) -> int | None:
     return None if at is None else max(at, started)
 
 
-def _add(out: list[Clock], target: OwedTarget, policy: Policy, calendar: Calendar) -> None:
+def _add(out: list[Clock], target: OwedTarget, policy: Policy) -> None:
     rule = policy.rule_for(target)
     if rule is not None:
-        out.append((target, rule, calendar))
+        out.append((target, rule, policy.calendar_for(target.brand)))
 
 
 def _resolution(

@@ -1,15 +1,21 @@
 """SLA policy: which target applies to a clock, and on which calendar it runs.
 
-Loaded once from the operator's YAML file (ascolto/defaults/sla-policies.yaml documents the
+Loaded from the operator's YAML file (ascolto/defaults/sla-policies.yaml documents the
 format), validated as a whole: every problem is reported at once, each naming the file,
-the rule and the field.
+the rule and the field. A worker reloads a changed file (streams/sla/policy_book.py says
+which version judges which clock).
 
 Matching, per target kind: among the rules that set a target for that kind and whose
 `match` fits the clock (every dimension a rule names must equal the clock's), the most
 specific wins:
-  1. more matched dimensions first (channel, priority, tier);
-  2. then tier over priority over channel: {tier} beats {priority} beats {channel}, and
+  1. a rule naming the clock's brand beats every rule that names no brand: a brand's own
+     contract replaces the generic rules for that brand, kind by kind (a kind its rules do
+     not set falls through to the generic rules);
+  2. then more matched dimensions first (channel, priority, tier);
+  3. then tier over priority over channel: {tier} beats {priority} beats {channel}, and
      {tier, channel} beats {priority, channel}.
+So {brand: b} beats {channel: email, priority: P1, tier: gold} for brand b's clocks, and a
+brand never named in a rule is matched exactly as if brands did not exist.
 Two rules with the same `match` are refused, so the winner is always unique. The catch-all
 rule (no `match`) is required and must set first_response, next_response and resolution, so
 those three always resolve; hard_limit applies only where some rule sets it.
@@ -21,14 +27,21 @@ import io
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
 from streams.sla.calendar import ALWAYS_OPEN, BusinessHours, Calendar, Hours
 from streams.sla.model import CHANNELS, PRIORITIES, TARGET_KINDS, OwedTarget, TargetKind
-from streams.sla.syntax import DAYS, parse_date, parse_days, parse_duration, parse_hours
+from streams.sla.syntax import (
+    DAYS,
+    MonthDay,
+    parse_days,
+    parse_duration,
+    parse_holiday,
+    parse_hours,
+)
 
 DEFAULT_WARNING_RATIO = 0.75
 REQUIRED_DEFAULT_KINDS: tuple[TargetKind, ...] = ("first_response", "next_response", "resolution")
@@ -53,22 +66,26 @@ class Match:
     channel: str | None = None
     priority: str | None = None
     tier: str | None = None
+    brand: str | None = None
 
-    def fits(self, channel: str | None, priority: str | None, tier: str | None) -> bool:
+    def fits(
+        self, channel: str | None, priority: str | None, tier: str | None, brand: str | None
+    ) -> bool:
         return all(
             want is None or want == have
             for want, have in (
                 (self.channel, channel),
                 (self.priority, priority),
                 (self.tier, tier),
+                (self.brand, brand),
             )
         )
 
     @property
-    def specificity(self) -> tuple[int, bool, bool, bool]:
-        """Higher wins: matched dimensions, then tier, priority, channel."""
+    def specificity(self) -> tuple[bool, int, bool, bool, bool]:
+        """Higher wins: a brand, then matched dimensions, then tier, priority, channel."""
         dims = (self.tier is not None, self.priority is not None, self.channel is not None)
-        return (sum(dims), *dims)
+        return (self.brand is not None, sum(dims), *dims)
 
     def __str__(self) -> str:
         named = [f"{k}={v}" for k, v in vars(self).items() if v is not None]
@@ -89,6 +106,14 @@ class Rule:
             raise ValueError(f"rule {self.name!r} sets no {kind} target") from None
 
 
+class Policies(Protocol):
+    """One policy, or a book of its versions over time (streams/sla/policy_book.py)."""
+
+    def at(self, started_at_ms: int) -> Policy:
+        """The policy a clock started at `started_at_ms` is judged by."""
+        ...
+
+
 @dataclass(frozen=True)
 class Policy:
     rules: tuple[Rule, ...]  # most specific first
@@ -97,40 +122,63 @@ class Policy:
     source: str = "<policy>"
 
     # Asked for every clock on every step, with a handful of distinct questions: remembered.
-    _matches: dict[tuple[str, str, str | None, str | None], Rule | None] = field(
+    _matches: dict[tuple[str, str, str | None, str | None, str | None], Rule | None] = field(
         default_factory=dict, init=False, repr=False, compare=False, hash=False
     )
 
+    def at(self, started_at_ms: int) -> Policy:
+        """A single policy judges every clock, whenever it started."""
+        return self
+
     def match(
-        self, kind: TargetKind, channel: str, priority: str | None = None, tier: str | None = None
+        self,
+        kind: TargetKind,
+        channel: str,
+        priority: str | None = None,
+        tier: str | None = None,
+        *,
+        brand: str | None,
     ) -> Rule | None:
-        """The most specific rule setting `kind` for this channel/priority/tier, if any."""
-        question = (kind, channel, priority, tier)
+        """The most specific rule setting `kind` for this brand/channel/priority/tier, if
+        any. brand=None: the generic rules alone, as for a brand no rule names."""
+        question = (kind, channel, priority, tier, brand)
         try:
             return self._matches[question]
         except KeyError:
             pass
         found = next(
-            (r for r in self.rules if kind in r.targets and r.match.fits(channel, priority, tier)),
+            (
+                r
+                for r in self.rules
+                if kind in r.targets and r.match.fits(channel, priority, tier, brand)
+            ),
             None,
         )
         self._matches[question] = found
         return found
 
     def rule_for(self, target: OwedTarget) -> Rule | None:
-        return self.match(target.kind, target.channel, target.priority, target.tier)
+        return self.match(
+            target.kind, target.channel, target.priority, target.tier, brand=target.brand
+        )
 
     def calendar_for(self, brand: str) -> Calendar:
         """The brand's business hours, or calendar hours if it has none."""
         return self.business_hours.get(brand, ALWAYS_OPEN)
 
     def response_kinds(
-        self, first: bool, channel: str, priority: str | None = None, tier: str | None = None
+        self,
+        first: bool,
+        channel: str,
+        priority: str | None = None,
+        tier: str | None = None,
+        *,
+        brand: str | None,
     ) -> tuple[TargetKind, ...]:
         """The response clocks one owed customer message starts: first_response (the
         conversation's first owed message) or next_response, plus hard_limit where set."""
         kinds: list[TargetKind] = ["first_response" if first else "next_response"]
-        if self.match("hard_limit", channel, priority, tier) is not None:
+        if self.match("hard_limit", channel, priority, tier, brand=brand) is not None:
             kinds.append("hard_limit")
         return tuple(kinds)
 
@@ -280,10 +328,11 @@ def _match(raw: Any, where: str, problems: _Problems) -> Match:
     if not isinstance(raw, dict):
         problems.add(f"{where}, field 'match'", f"expected a mapping (got {raw!r})")
         return Match()
-    problems.unknown_keys(f"{where}, field 'match'", raw, {"channel", "priority", "tier"})
-    allowed = {"channel": CHANNELS, "priority": PRIORITIES}
+    dimensions = ("brand", "channel", "priority", "tier")
+    problems.unknown_keys(f"{where}, field 'match'", raw, set(dimensions))
+    allowed = {"channel": CHANNELS, "priority": PRIORITIES}  # brands and tiers are open
     values: dict[str, str] = {}
-    for key in ("channel", "priority", "tier"):
+    for key in dimensions:
         if key not in raw:
             continue
         value = raw[key]
@@ -366,19 +415,23 @@ def _calendar(where: str, raw: Any, problems: _Problems) -> BusinessHours | None
             f"unknown time zone {zone!r}; use an IANA name such as 'Europe/Rome'",
         )
     weekly = _weekly(raw.get("weekly"), where, problems)
-    holidays = set()
+    holidays, yearly = set(), set()
     raw_holidays = raw.get("holidays") or []
     if not isinstance(raw_holidays, list):
-        problems.add(f"{where}, field 'holidays'", "expected a list of dates like 2025-12-25")
+        problems.add(
+            f"{where}, field 'holidays'", "expected a list of dates like 2025-12-25 or '--12-25'"
+        )
         raw_holidays = []
     for i, value in enumerate(raw_holidays):
-        holiday = problems.parsed(parse_date, value, f"{where}, field 'holidays[{i}]'")
-        if holiday is not None:
+        holiday = problems.parsed(parse_holiday, value, f"{where}, field 'holidays[{i}]'")
+        if isinstance(holiday, MonthDay):
+            yearly.add((holiday.month, holiday.day))
+        elif holiday is not None:
             holidays.add(holiday)
     if len(problems.items) > count or not isinstance(zone, str):
         return None
     try:
-        return BusinessHours(zone, weekly, frozenset(holidays))
+        return BusinessHours(zone, weekly, frozenset(holidays), frozenset(yearly))
     except ValueError as exc:
         problems.add(where, str(exc))
         return None
@@ -431,7 +484,7 @@ class _StrictLoader(yaml.SafeLoader):
         return super().construct_mapping(node, deep=deep)
 
 
-# Dates stay strings, so a bad one ('2025-13-01') is reported by parse_date with its place.
+# Dates stay strings, so a bad one ('2025-13-01') is reported by parse_holiday with its place.
 _StrictLoader.yaml_implicit_resolvers = {
     first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
     for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()

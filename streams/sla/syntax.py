@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from datetime import date
+from typing import NamedTuple
 
 DAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 MINUTES_PER_DAY = 24 * 60
@@ -15,6 +16,18 @@ MINUTES_PER_DAY = 24 * 60
 _DURATION = re.compile(r"(?:(\d+)d)?\s*(?:(\d+)h)?\s*(?:(\d+)m)?\s*(?:(\d+)s)?")
 _UNIT_SECONDS = (86_400, 3_600, 60, 1)
 _RANGE = re.compile(r"(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})")
+_YEARLY = re.compile(r"--(\d{2})-(\d{2})")
+_MONTH_DAY = re.compile(r"\d{1,2}[-/.]\d{1,2}")
+
+
+class MonthDay(NamedTuple):
+    """A holiday that recurs every year on this date."""
+
+    month: int
+    day: int
+
+    def __str__(self) -> str:
+        return f"--{self.month:02d}-{self.day:02d}"
 
 
 def parse_duration(text: object) -> int:
@@ -89,3 +102,28 @@ def parse_date(value: object) -> date:
         except ValueError:
             pass
     raise ValueError(f"expected a date like 2025-12-25, got {value!r}")
+
+
+def parse_holiday(value: object) -> date | MonthDay:
+    """'2025-12-25': that day only; '--12-25' (ISO 8601's date without a year): every year.
+
+    '--02-29' is refused: it would close one year in four; list those years' dates."""
+    example = "write 2025-12-25 for one day, or '--12-25' for every year's December 25"
+    text = value.strip() if isinstance(value, str) else ""
+    if (yearly := _YEARLY.fullmatch(text)) is None:
+        if _MONTH_DAY.fullmatch(text):
+            raise ValueError(f"{value!r} has no year; {example}")
+        try:
+            return parse_date(value)
+        except ValueError:
+            raise ValueError(f"expected a holiday, got {value!r}; {example}") from None
+    month, day = int(yearly[1]), int(yearly[2])
+    if (month, day) == (2, 29):
+        raise ValueError(
+            f"{value!r} recurs only in leap years; list the dates instead, e.g. 2028-02-29"
+        )
+    try:
+        date(2001, month, day)  # a year that is not a leap year: Feb 29 is refused above
+    except ValueError:
+        raise ValueError(f"{value!r} is not a day of the year; {example}") from None
+    return MonthDay(month, day)

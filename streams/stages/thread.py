@@ -34,7 +34,7 @@ from streams.rules.threading_lateness import Horizon, TooLate, split_late
 from streams.sinks.dead_letter import DeadLetter, DeadLetterSender
 from streams.sinks.producer import Producer
 from streams.sla.gauges import ConversationGauges
-from streams.sla.policy import Policy
+from streams.sla.policy import Policies
 from streams.sla.wakeups import DueIndex, WakeIndex
 from streams.sla.watermark import Watermark
 from streams.stages import erasure, timeline
@@ -106,7 +106,7 @@ class ThreadStage:
     dead_letters: DeadLetterSender
     metrics: WorkerMetrics
     params: ThreadingParams
-    policy: Policy
+    policy: Policies  # a Policy, or the worker's reloaded versions (streams.policy_reload)
     retention_ms: int
     partitions: int  # of contacts.keyed, which the changelog's follow
     assignment: Assignment

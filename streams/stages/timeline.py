@@ -29,7 +29,7 @@ from streams.rules.timeline import Message, Timeline, add
 from streams.rules.views import EMPTY, ContactView, ConversationView, Derived, diff
 from streams.sla.judge import clocks, event_record, judge, priority_and_tier
 from streams.sla.model import SlaEvent
-from streams.sla.policy import Policy
+from streams.sla.policy import Policies
 from streams.sla.watermark import judging_now
 from streams.stages.records import flat_message
 
@@ -112,7 +112,7 @@ class TimelineState:
 class SlaContext:
     """The SLA inputs of one thread-stage step: the policy and the two clocks' readings."""
 
-    policy: Policy
+    policy: Policies
     lateness_ms: int
     wall_ms: int
     watermark_ms: int

@@ -4,18 +4,16 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import date
 from itertools import product
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from ascolto.defaults import SLA_POLICIES
 from streams.sla.calendar import ALWAYS_OPEN, BusinessHours
 from streams.sla.model import CHANNELS, PRIORITIES, OwedTarget
 from streams.sla.policy import (
-    Match,
     PolicyError,
     load_policy,
     parse_policy,
@@ -53,18 +51,19 @@ def test_shipped_defaults():
             ("first_response", "next_response", "hard_limit", "resolution"), targets, strict=True
         ):
             for priority, tier in product((None, *PRIORITIES), (None, "enterprise")):
-                rule = policy.match(kind, channel, priority, tier)
+                rule = policy.match(kind, channel, priority, tier, brand="any-brand")
                 assert (rule and rule.targets[kind]) == seconds, (channel, kind, priority, tier)
+                assert rule is policy.match(kind, channel, priority, tier, brand=None)
                 assert rule is None or rule.warning_ratio == 0.75
     assert policy.calendar_for("any-brand") is ALWAYS_OPEN
-    assert policy.response_kinds(True, "email") == ("first_response", "hard_limit")
-    assert policy.response_kinds(False, "email") == ("next_response", "hard_limit")
-    assert policy.response_kinds(False, "chat") == ("next_response",)
+    assert policy.response_kinds(True, "email", brand=None) == ("first_response", "hard_limit")
+    assert policy.response_kinds(False, "email", brand=None) == ("next_response", "hard_limit")
+    assert policy.response_kinds(False, "chat", brand=None) == ("next_response",)
 
 
 _EXAMPLE_LINE = re.compile(
     r"^(\s*)# ((?:- name:|  match:|  warning_ratio:|  targets:|    [a-z_]+: \S|business_hours:"
-    r"|  [a-z-]+:( &\w+)?$|    (time_zone|weekly|holidays):|      [a-z-]+: |\s{15}\d{4}-).*)$"
+    r"|  [a-z-]+:( &\w+)?$|    (time_zone|weekly|holidays):|      [a-z-]+: |\s{15}[\"\d]).*)$"
 )
 
 
@@ -77,15 +76,26 @@ def test_shipped_commented_examples_are_valid():
     )
     policy = parse_policy(text, "examples.yaml")
     assert {r.name for r in policy.rules} >= {"p1", "email-p1", "enterprise"}
-    assert policy.match("first_response", "chat", "P1").name == "p1"
-    assert policy.match("first_response", "email", "P1").name == "email-p1"
-    assert policy.match("next_response", "email", "P1").name == "p1"
-    assert policy.match("hard_limit", "email", "P1").targets["hard_limit"] == 4 * H
-    assert policy.match("first_response", "chat", "P1", "enterprise").name == "enterprise"
-    assert policy.match("first_response", "chat", "P1", "enterprise").warning_ratio == 0.5
-    assert policy.match("next_response", "chat", None, "enterprise").name == "chat"
+    assert policy.match("first_response", "chat", "P1", brand=None).name == "p1"
+    assert policy.match("first_response", "email", "P1", brand=None).name == "email-p1"
+    assert policy.match("next_response", "email", "P1", brand=None).name == "p1"
+    assert policy.match("hard_limit", "email", "P1", brand=None).targets["hard_limit"] == 4 * H
+    assert (
+        policy.match("first_response", "chat", "P1", "enterprise", brand=None).name == "enterprise"
+    )
+    assert (
+        policy.match("first_response", "chat", "P1", "enterprise", brand=None).warning_ratio == 0.5
+    )
+    assert policy.match("next_response", "chat", None, "enterprise", brand=None).name == "chat"
+    assert (
+        policy.match("first_response", "chat", "P1", brand="acme-italia").name == "acme-italia-chat"
+    )
+    assert policy.match("next_response", "chat", "P1", brand="acme-italia").name == "acme-italia"
+    assert policy.match("resolution", "chat", "P1", brand="acme-italia").name == "p1"
+    assert policy.match("first_response", "chat", "P1", brand="acme-uk").name == "p1"
     rome = policy.calendar_for("acme-italia")
     assert isinstance(rome, BusinessHours) and rome.time_zone == "Europe/Rome"
+    assert (12, 25) in rome.yearly and date(2026, 4, 6) in rome.holidays
     assert policy.calendar_for("acme-night-desk").weekly[6] == ((1320, 360),)
 
 
@@ -120,13 +130,13 @@ rules:
 )
 def test_most_specific_rule_wins(channel, priority, tier, winner):
     policy = parse_policy(SPECIFIC_RULES)
-    assert policy.match("first_response", channel, priority, tier).name == winner
+    assert policy.match("first_response", channel, priority, tier, brand=None).name == winner
 
 
 def test_single_dimension_ties_go_tier_then_priority_then_channel():
     policy = parse_policy(SPECIFIC_RULES.split("  - {name: cp")[0])
-    assert policy.match("first_response", "email", "P1", "gold").name == "t"
-    assert policy.match("first_response", "email", "P1", None).name == "p"
+    assert policy.match("first_response", "email", "P1", "gold", brand=None).name == "t"
+    assert policy.match("first_response", "email", "P1", None, brand=None).name == "p"
 
 
 def test_more_dimensions_beat_tier():
@@ -134,56 +144,22 @@ def test_more_dimensions_beat_tier():
         "  - {name: t, match: {tier: gold}, targets: {first_response: 4h}}\n"
         "  - {name: cp, match: {channel: email, priority: P1}, targets: {first_response: 5h}}\n"
     )
-    assert parse_policy(text).match("first_response", "email", "P1", "gold").name == "cp"
+    assert (
+        parse_policy(text).match("first_response", "email", "P1", "gold", brand=None).name == "cp"
+    )
 
 
 def test_a_kind_falls_through_to_the_most_specific_rule_that_sets_it():
     policy = parse_policy(SPECIFIC_RULES)
-    assert policy.match("next_response", "email", "P1", "gold").name == "default"
-    assert policy.match("hard_limit", "email", "P1", "gold").name == "c"
-    assert policy.match("hard_limit", "chat", "P1", "gold") is None
+    assert policy.match("next_response", "email", "P1", "gold", brand=None).name == "default"
+    assert policy.match("hard_limit", "email", "P1", "gold", brand=None).name == "c"
+    assert policy.match("hard_limit", "chat", "P1", "gold", brand=None) is None
     target = OwedTarget("hard_limit", "conv", "c1", "b", "email", "P1", "gold", 0)
     assert policy.rule_for(target).name == "c"
 
 
-_MATCHES = st.fixed_dictionaries(
-    {},
-    optional={
-        "channel": st.sampled_from(["email", "chat"]),
-        "priority": st.sampled_from(["P1", "P2"]),
-        "tier": st.sampled_from(["gold", "silver"]),
-    },
-).filter(bool)
-
-
-@settings(max_examples=150, deadline=None)
-@given(
-    matches=st.lists(_MATCHES, max_size=12, unique_by=lambda m: tuple(sorted(m.items()))),
-    channel=st.sampled_from(["email", "chat"]),
-    priority=st.sampled_from([None, "P1", "P2"]),
-    tier=st.sampled_from([None, "gold", "silver"]),
-    rng=st.randoms(use_true_random=False),
-)
-def test_winner_is_the_maximum_by_documented_order_in_any_file_order(
-    matches, channel, priority, tier, rng
-):
-    default = {"first_response": "1h", "next_response": "1h", "resolution": "1d"}
-    rules = [{"name": "default", "targets": default}]
-    rules += [
-        {"name": f"r{i}", "match": m, "targets": {"first_response": "5m"}}
-        for i, m in enumerate(matches)
-    ]
-    rng.shuffle(rules)
-    policy = policy_from_data({"version": 1, "rules": rules})
-    clock = {"channel": channel, "priority": priority, "tier": tier}
-    fitting = [Match(**m) for m in [{}, *matches] if all(clock[k] == v for k, v in m.items())]
-
-    def documented_order(m: Match) -> tuple[int, bool, bool, bool]:
-        named = (m.tier is not None, m.priority is not None, m.channel is not None)
-        return (sum(named), *named)
-
-    best = max(fitting, key=documented_order)
-    assert policy.match("first_response", channel, priority, tier).match == best
+# The property test of the order (the winner unique and the most specific, brands included)
+# is in test_sla_brand.py.
 
 
 # ---- validation errors ------------------------------------------------------------------
@@ -268,7 +244,7 @@ def test_match_values_are_stripped():
         d["rules"][1]["match"] = {"channel": " chat", "tier": "enterprise "}
 
     policy = policy_from_data(_mutated(mutate))
-    assert policy.match("first_response", "chat", None, "enterprise").name == "chat"
+    assert policy.match("first_response", "chat", None, "enterprise", brand=None).name == "chat"
 
 
 @pytest.mark.parametrize(
@@ -292,7 +268,7 @@ def test_a_hard_limit_longer_than_its_rules_response_targets_is_valid():
     def mutate(d):
         d["rules"][1]["targets"] = {"first_response": "5m", "hard_limit": "30m"}
 
-    assert policy_from_data(_mutated(mutate)).match("hard_limit", "chat").name == "chat"
+    assert policy_from_data(_mutated(mutate)).match("hard_limit", "chat", brand=None).name == "chat"
 
 
 def test_missing_default():
@@ -379,7 +355,7 @@ def test_bad_holiday():
     def mutate(d):
         d["business_hours"]["acme"]["holidays"] = ["2025-12-25", "Christmas"]
 
-    _one_problem(mutate, "field 'holidays[1]'", "expected a date like 2025-12-25, got 'Christmas'")
+    _one_problem(mutate, "field 'holidays[1]'", "expected a holiday, got 'Christmas'")
 
 
 def test_every_problem_is_reported_at_once():
