@@ -101,6 +101,7 @@ LONG_FAULTS := tests/faults/test_es_rejections.py tests/faults/test_disk_full.py
 
 test: up ## the whole suite against the real stack (setup included), but the image's test
 	$(MAKE) lint audit check-observability helm-check
+	deploy/stack.sh browser
 	.venv/bin/pytest -q -p no:cacheprovider --ignore=tests/integration/test_image.py \
 	  $(addprefix --ignore=,$(LONG_FAULTS))
 

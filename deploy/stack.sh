@@ -3,6 +3,7 @@
 # Ascolto's own ingest service and Faust worker.
 #
 #   deploy/stack.sh prereqs            the machine's tools: JDK, mvn, unzip, python3-venv
+#   deploy/stack.sh browser            Debian's chromium, for the HTML report's test
 #   deploy/stack.sh install            fetch what is missing (idempotent, quick when done)
 #   deploy/stack.sh up [COMPONENT...]  start (default: kafka elasticsearch prometheus)
 #   deploy/stack.sh down [COMPONENT...] stop (default: everything)
@@ -72,12 +73,20 @@ install_prereqs() {
   command -v openssl >/dev/null || missing+=(openssl)  # Kafka's TLS certificates
   python3 -c 'import ensurepip, venv' 2>/dev/null || missing+=(python3-venv)
   [ ${#missing[@]} -eq 0 ] && return 0
-  [ "$(id -u)" = 0 ] || die "missing ${missing[*]}: run as root, or apt-get install ${missing[*]}"
-  log "installing ${missing[*]} from Debian's packages"
+  apt_install "${missing[@]}"
+}
+
+apt_install() { # apt_install PACKAGE...
+  [ "$(id -u)" = 0 ] || die "missing $*: run as root, or apt-get install $*"
+  log "installing $* from Debian's packages"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  apt-get install -y -qq --no-install-recommends "$@" >/dev/null
 }
+
+# Debian's Chromium, for the HTML report's test in a headless browser (docs/report.md);
+# apart from install_prereqs: only `make test` needs it, not the stack.
+install_browser() { command -v chromium >/dev/null || apt_install chromium; }
 
 install_kafka() {
   if [ ! -f "$KAFKA_DIR/libs/kafka_2.13-$ASCOLTO_KAFKA_VERSION.jar" ]; then
@@ -443,6 +452,7 @@ status() {
 cmd="${1:-status}"; shift || true
 case "$cmd" in
   prereqs) install_prereqs ;;
+  browser) install_browser ;;
   install) install_all ;;
   up)
     [ $# -gt 0 ] || set -- "${INFRA[@]}"

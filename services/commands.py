@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from pathlib import Path
 
 import orjson
@@ -48,14 +49,37 @@ def _report(settings: Settings, args: argparse.Namespace) -> int:
     from ascolto.search import client
     from services.report import customer_messages, render_table, summarise
 
+    if args.since is not None and args.until is not None and args.since >= args.until:
+        print("ascolto report: --since must be before --until", file=sys.stderr)
+        return 2
     es = client(settings.elastic)
     es.indices.refresh(index=settings.elastic.contacts)
-    report = summarise(customer_messages(es, settings.elastic.contacts), args.by)
-    if args.format == "json":
-        sys.stdout.write(orjson.dumps(report, option=orjson.OPT_INDENT_2).decode() + "\n")
+    if args.format == "html":
+        from services.report_html import collect, render
+
+        now_ms = int(time.time() * 1000)
+        text = render(collect(es, settings, args.by, args.since, args.until, now_ms))
     else:
-        print(render_table(report, args.by))
+        alias = settings.elastic.contacts
+        report = summarise(customer_messages(es, alias, args.since, args.until), args.by)
+        if args.format == "json":
+            text = orjson.dumps(report, option=orjson.OPT_INDENT_2).decode() + "\n"
+        else:
+            text = render_table(report, args.by) + "\n"
+    if args.output:
+        Path(args.output).write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
     return 0
+
+
+def _date(text: str) -> int:
+    from services.report import parse_date
+
+    try:
+        return parse_date(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
 
 
 def _duration(text: str) -> int:
@@ -117,7 +141,14 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
     rep = sub.add_parser("report", help="answered, unanswered and response times per group")
     rep.add_argument("--by", choices=GROUPINGS, default="brand")
-    rep.add_argument("--format", choices=("table", "json"), default="table")
+    rep.add_argument("--format", choices=("table", "json", "html"), default="table")
+    for bound, meaning in (("since", "from (included)"), ("until", "up to (excluded)")):
+        rep.add_argument(
+            f"--{bound}", type=_date, metavar="DATE",
+            help=f"customer messages that occurred {meaning} DATE: 2017-10-01 (midnight UTC) "
+            "or an ISO-8601 time",
+        )  # fmt: skip
+    rep.add_argument("--output", metavar="FILE", help="write the report there, not to stdout")
     rep.set_defaults(func=_report)
 
     sla = sub.add_parser("sla", help="SLA views")

@@ -2,6 +2,7 @@
 
 Percentiles are exact (linear interpolation between ranks, numpy's default), computed here
 from every response time, not Elasticsearch's approximate percentiles aggregation.
+`--since`/`--until` keep the customer messages whose occurred_at lies in [since, until).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import math
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from elasticsearch import Elasticsearch
@@ -18,8 +20,19 @@ from elasticsearch.helpers import scan
 GROUPINGS = ("brand", "channel", "priority", "policy")
 FIELDS = (
     "brand", "channel", "priority", "duplicate_of", "owed_answer", "answered_by",
-    "response_time_seconds", "sla",
+    "response_time_seconds", "sla", "occurred_at",
 )  # fmt: skip
+
+
+def parse_date(text: str) -> int:
+    """Epoch ms of a day (2017-10-01: its midnight, UTC) or an ISO-8601 time (UTC if no zone)."""
+    try:
+        parsed = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(f"not a date (2017-10-01) or an ISO-8601 time: {text!r}") from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return int(parsed.timestamp() * 1000)
 
 
 def percentile(sorted_values: Sequence[float], q: float) -> float | None:
@@ -82,13 +95,19 @@ def summarise(docs: Iterable[Mapping[str, Any]], by: str) -> dict[str, dict[str,
     return {name: groups[name].row() for name in sorted(groups)}
 
 
-def customer_messages(es: Elasticsearch, alias: str) -> Iterator[dict[str, Any]]:
-    query = {
-        "query": {
-            "bool": {"filter": [{"term": {"direction": "inbound"}}, {"term": {"kind": "message"}}]}
-        },
-        "_source": list(FIELDS),
-    }
+def customer_messages(
+    es: Elasticsearch, alias: str, since_ms: int | None = None, until_ms: int | None = None
+) -> Iterator[dict[str, Any]]:
+    """Customer messages, those that occurred in [since_ms, until_ms) when given."""
+    filters: list[dict[str, Any]] = [
+        {"term": {"direction": "inbound"}},
+        {"term": {"kind": "message"}},
+    ]
+    if since_ms is not None or until_ms is not None:
+        bounds = {"gte": since_ms, "lt": until_ms}
+        window = {k: v for k, v in bounds.items() if v is not None}
+        filters.append({"range": {"occurred_at": {**window, "format": "epoch_millis"}}})
+    query = {"query": {"bool": {"filter": filters}}, "_source": list(FIELDS)}
     for hit in scan(es, index=alias, query=query, size=5000, scroll="2m"):
         yield hit["_source"]
 
@@ -101,7 +120,7 @@ COLUMNS = (
 )  # fmt: skip
 
 
-def _cell(key: str, value: Any) -> str:
+def format_cell(key: str, value: Any) -> str:
     if value is None:
         return "-"
     if key in ("p50_seconds", "p90_seconds"):
@@ -123,7 +142,7 @@ def human_duration(seconds: float) -> str:
 
 def render_table(report: Mapping[str, Mapping[str, Any]], by: str) -> str:
     header = [by] + [title for _, title in COLUMNS]
-    rows = [[name] + [_cell(k, fig[k]) for k, _ in COLUMNS] for name, fig in report.items()]
+    rows = [[name] + [format_cell(k, fig[k]) for k, _ in COLUMNS] for name, fig in report.items()]
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
 
     def line(cells: list[str]) -> str:
