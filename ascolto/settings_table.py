@@ -46,6 +46,19 @@ class ConfigError(ValueError):
     """A setting (or a file the user gave) that must be fixed: the CLI prints it on one line."""
 
 
+def read_yaml(path: Path, variable: str) -> Any:
+    """The YAML file a setting names, parsed; a one-line ConfigError when it cannot be read
+    or is not YAML."""
+    import yaml
+
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"{variable}={str(path)!r}: cannot read it ({exc.strerror})") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not YAML ({str(exc).splitlines()[0]})") from None
+
+
 @dataclass(frozen=True)
 class Setting:
     """One environment variable: everything the loader and the reference page know of it."""

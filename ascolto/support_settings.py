@@ -5,7 +5,8 @@ conversations, nudges before a breach): sections of the one declarations table
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 from urllib.parse import quote
 
 from ascolto.declared import DECLARED
@@ -40,6 +41,33 @@ class SlaSettings:
 
 
 @dataclass(frozen=True)
+class NudgeSettings:
+    """Nudges before a breach (`ascolto nudger`, docs/nudges.md)"""
+
+    path: Path = _env(
+        "ASCOLTO_NUDGES",
+        Path("$defaults/nudges.yaml"),
+        "Which brand's team hears of its conversations at risk and late: webhooks, quiet "
+        "hours, states. The shipped file names no brand: the nudger sends nothing.",
+    )
+    group: str = _env(
+        "ASCOLTO_NUDGER_GROUP", "ascolto-nudger", "The nudger's consumer group on sla.events."
+    )
+    ledger_topic: str = _env(
+        "ASCOLTO_NUDGER_LEDGER_TOPIC",
+        "nudges.ledger",
+        "The nudger's own compacted topic of what it sent or holds for a digest (prefixed "
+        "like every topic).",
+    )
+    max_age_s: int = _env(
+        "ASCOLTO_NUDGER_MAX_AGE_S",
+        86400,
+        "Seconds: an SLA event that happened longer ago than this is not nudged (a backlog).",
+        minimum=1,
+    )
+
+
+@dataclass(frozen=True)
 class SupportSettings:
     """The support team's tools"""
 
@@ -49,6 +77,7 @@ class SupportSettings:
         "Link to one conversation, in reports and nudges: `{conversation_id}` is replaced by "
         "its id (a Kibana or helpdesk URL). Empty: a search of Elasticsearch's contacts alias.",
     )
+    nudges: NudgeSettings = field(default_factory=NudgeSettings)
 
     def conversation_link(self, conversation_id: str, es_url: str, contacts_alias: str) -> str:
         quoted = quote(conversation_id, safe="")

@@ -11,6 +11,7 @@
 #   deploy/stack.sh clean              stop everything and wipe .run/ state (keeps downloads)
 #
 # Components: kafka elasticsearch prometheus alertmanager es-exporter lag-exporter ingest worker
+#   nudger (not started by default: docs/nudges.md)
 # (Kafka's own metrics: the JMX exporter agent inside each broker, on ASCOLTO_KAFKA_JMX_EXPORTER_PORT)
 # (kafka: one broker, or a 3-node KRaft cluster with ASCOLTO_KAFKA_BROKERS=3)
 set -euo pipefail
@@ -21,7 +22,7 @@ ES_LINK="$ASCOLTO_RUN_DIR/elasticsearch"
 PROM_DIR="$ASCOLTO_RUN_DIR/prometheus"
 AM_DIR="$ASCOLTO_RUN_DIR/alertmanager"
 INFRA=(kafka elasticsearch prometheus alertmanager es-exporter lag-exporter)
-ALL=(worker ingest lag-exporter es-exporter alertmanager prometheus elasticsearch kafka)
+ALL=(nudger worker ingest lag-exporter es-exporter alertmanager prometheus elasticsearch kafka)
 
 log() { printf '\033[1m[stack]\033[0m %s\n' "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
@@ -422,6 +423,18 @@ up_worker() {
   wait_for worker 90 "$VENV/bin/python" -m ascolto.ready worker
 }
 
+# Nudges to the brands' support teams, from the file ASCOLTO_NUDGES names (docs/nudges.md).
+# Over PLAINTEXT like the exporters: it has no principal of its own yet.
+up_nudger() {
+  alive nudger && return 0
+  log "starting the nudger (ASCOLTO_NUDGES names the brands' webhooks: docs/nudges.md)"
+  local before; before="$(nudger_starts)"
+  start_bg nudger "$VENV/bin/ascolto" nudger
+  wait_for nudger 60 nudger_started "$before"
+}
+nudger_starts() { grep -c 'ledger:' "$LOGS/nudger.log" 2>/dev/null || true; }
+nudger_started() { [ "$(nudger_starts)" -gt "${1:-0}" ]; }
+
 stop() { # stop NAME: TERM the process group, then KILL what is left after a grace period
   local name=$1 pid; pid="$(pid_of "$name")"
   if [ -n "$pid" ] && alive "$name"; then
@@ -436,7 +449,7 @@ stop() { # stop NAME: TERM the process group, then KILL what is left after a gra
 
 status() {
   local name state
-  for name in kafka elasticsearch prometheus alertmanager es-exporter lag-exporter ingest worker; do
+  for name in kafka elasticsearch prometheus alertmanager es-exporter lag-exporter ingest worker nudger; do
     if alive "$name"; then state="running (pid $(pid_of "$name"))"; else state="stopped"; fi
     printf '  %-14s %s\n' "$name" "$state"
   done
@@ -460,7 +473,7 @@ case "$cmd" in
       case "$c" in
         kafka) up_kafka_or_cluster ;; elasticsearch|es) up_es ;; prometheus) up_prometheus ;;
         alertmanager) up_alertmanager ;; ingest) up_ingest ;; worker) up_worker ;;
-        es-exporter) up_es_exporter ;; lag-exporter) up_lag_exporter ;;
+        es-exporter) up_es_exporter ;; lag-exporter) up_lag_exporter ;; nudger) up_nudger ;;
         *) die "unknown component: $c" ;;
       esac
     done ;;

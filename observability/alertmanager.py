@@ -26,11 +26,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from ascolto.config import Settings
 from ascolto.defaults import DEFAULTS_DIR
-from ascolto.settings_table import ConfigError
+from ascolto.settings_table import ConfigError, read_yaml
 from observability.inhibitions import INHIBITIONS
 from observability.receivers import Receiver, parse_receiver
 from observability.rules import dump_yaml
@@ -80,15 +78,7 @@ class Routing:
 
 def load_routing(path: Path, secrets_dir: Path) -> Routing:
     """The routing file at ``path``: a one-line ConfigError naming the file and the field."""
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(
-            f"ASCOLTO_ALERT_ROUTING={str(path)!r}: cannot read it ({exc.strerror})"
-        ) from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not YAML ({str(exc).splitlines()[0]})") from None
-    return parse_routing(str(path), raw, secrets_dir)
+    return parse_routing(str(path), read_yaml(path, "ASCOLTO_ALERT_ROUTING"), secrets_dir)
 
 
 def parse_routing(source: str, raw: object, secrets_dir: Path) -> Routing:

@@ -142,6 +142,9 @@ def build_parser() -> argparse.ArgumentParser:
     from services import lag_exporter  # consumer groups' lag for Prometheus
 
     lag_exporter.register(sub)
+    from services import nudges  # conversations at risk and late, to the brands' teams
+
+    nudges.register(sub)
     from services import indices  # Elasticsearch index lifecycle
 
     indices.register(sub)
