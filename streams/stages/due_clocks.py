@@ -27,7 +27,12 @@ class DueClocks:
         if self.stage.settling():
             return
         if self.stage.wake_index.stale:
-            self.stage.reindex()
+            # Under the lock: a batch awaiting Kafka's acknowledgements has set its customers'
+            # wakes but not yet written their timelines, and a rebuild from the table meanwhile
+            # would lose them (their clocks then judged again only on a new contact).
+            async with self.stage.stepping:
+                if self.stage.wake_index.stale and not self.stage.settling():
+                    self.stage.reindex()
         await self.stage.guarded(self.judge_due)
 
     async def judge_due(self) -> None:

@@ -144,6 +144,33 @@ def test_the_due_clock_timer_judges_a_waiting_customer_and_sends_the_breach() ->
     assert TimelineState.load(stage.table.data[key]).sla["events"]
 
 
+def test_a_rebuild_of_the_wake_index_waits_for_a_batch_awaiting_kafka() -> None:
+    """The first tick after an assignment rebuilds the index from the table. A batch whose
+    outputs Kafka has not acknowledged yet is not in the table: rebuilt then, the index would
+    lose its customer, whose clock would never be judged again without a new contact."""
+    wall = Wall(T0 + MIN)
+    stage, log, _ = build(wall)
+    question = record("q1", "inbound", T0, None, "my order never arrived")
+    question["contact"]["received_at"] = T0
+    key = timeline_key("b", "handle:c")
+    clocks = DueClocks(stage)
+    assert stage.wake_index.stale  # as a worker starts
+
+    async def batch_and_tick() -> None:
+        handling = asyncio.create_task(stage.handle(events_of("handle:c", [question])))
+        await asyncio.sleep(0)  # the batch now awaits Kafka's acknowledgements
+        assert key not in stage.table
+        await clocks.tick()
+        await handling
+
+    asyncio.run(batch_and_tick())
+    assert key in stage.wake_index
+    wall.ms = T0 + 2 * 60 * MIN
+    asyncio.run(clocks.tick())
+    events = [codec().decode(stage.producer.values["t.sla", k]) for k in sent_to(log, "t.sla")]  # type: ignore[attr-defined]
+    assert ("breached", "first_response") in {(e["event_type"], e["target"]) for e in events}
+
+
 def test_expiry_drops_a_silent_customers_timeline_and_tombstones_its_changelog() -> None:
     stage, log, _ = build(Wall(T0 + 10 * DAY), retention_ms=DAY)
     silent, busy = timeline_key("b", "handle:silent"), timeline_key("b", "handle:busy")
