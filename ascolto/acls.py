@@ -38,7 +38,8 @@ INGEST = "ascolto-ingest"
 WORKER = "ascolto-worker"
 INDEXER = "ascolto-indexer"
 CLI = "ascolto-cli"
-PRINCIPALS = (INGEST, WORKER, INDEXER, CLI)  # the users with ACLs; ADMIN is a super user
+NUDGER = "ascolto-nudger"
+PRINCIPALS = (INGEST, WORKER, INDEXER, CLI, NUDGER)  # the users with ACLs; ADMIN is a super user
 CLI_GROUP_PREFIX = "ascolto-cli-"  # the read-only commands' consumer groups, if they use one
 
 CLUSTER_NAME = "kafka-cluster"  # the one name the cluster resource has
@@ -85,7 +86,8 @@ def _cluster(user: str) -> list[Grant]:
 def grants(settings: Settings) -> list[Grant]:
     """Every principal's grants, sorted. kafka-python's idempotent producer (ingest) needs no
     IDEMPOTENT_WRITE on the cluster: since Kafka 2.8 (KIP-679) WRITE on a topic implies it."""
-    k, w = settings.kafka, settings.worker
+    k, w, n = settings.kafka, settings.worker, settings.support.nudges
+    ledger = k.topic(n.ledger_topic)
     derived = [k.enriched, k.conversations, k.sla_events]
     every = list(topic_specs(k))
     index_topics = _topics(INDEXER, derived, "READ") + _groups(INDEXER, [w.index_group], "READ")
@@ -116,6 +118,12 @@ def grants(settings: Settings) -> list[Grant]:
         *_topics(CLI, [*derived, k.dlq, k.dlq_replayed], "READ"),  # dlq list/show
         *_groups(CLI, [w.app_id, w.index_group], "DESCRIBE"),
         *_on(CLI, "GROUP", [CLI_GROUP_PREFIX], ["READ", "DESCRIBE"], PREFIXED),
+        # the nudger (services/nudges.py): the SLA events in, as its own group; its ledger,
+        # which it makes itself when it is missing (CREATE on that one literal name: the
+        # topic is optional, so `ascolto setup` does not make it for every install)
+        *_topics(NUDGER, [k.sla_events], "READ", *CHECK),
+        *_groups(NUDGER, [n.group], "READ", "DESCRIBE"),
+        *_topics(NUDGER, [ledger], "CREATE", "READ", "WRITE", *CHECK),
     ]
     if w.index_inline:  # the index stage runs in the worker, as the indexer's group
         out += [Grant(WORKER, g.resource, g.name, g.pattern, g.operation) for g in index_topics]

@@ -29,7 +29,7 @@ from kafka.errors import CommitFailedError, TopicAlreadyExistsError
 from prometheus_client import CollectorRegistry, Counter, start_http_server
 
 from ascolto.clients import kafka_options
-from ascolto.config import Settings
+from ascolto.config import KafkaSettings, Settings
 from ascolto.secret import Secret
 from schemas import DecodeError, codec
 from services.nudge_book import Entry, NudgeBook, Step
@@ -117,6 +117,15 @@ def _retry_after(exc: urllib.error.HTTPError, delay: float | None) -> float | No
         return delay
 
 
+def ledger_configs(k: KafkaSettings) -> dict[str, str]:
+    """The ledger topic's configs (the Strimzi example's KafkaTopic has the same)."""
+    return {
+        "cleanup.policy": "compact,delete",
+        "retention.ms": str(k.retention.topics_ms),
+        "min.insync.replicas": str(k.min_insync_replicas),
+    }
+
+
 class Ledger:
     """The nudger's compacted topic: key ``<subject>:<target>:<state>``, value an Entry."""
 
@@ -126,17 +135,14 @@ class Ledger:
         self.producer: KafkaProducer | None = None
 
     def ensure(self) -> None:
+        """Create the ledger when it is missing: the nudger's principal may create this one
+        topic (ascolto/acls.py)."""
         k = self.settings.kafka
         admin = KafkaAdminClient(**kafka_options(k), client_id="ascolto-nudger")
-        configs = {
-            "cleanup.policy": "compact,delete",
-            "retention.ms": str(k.retention.topics_ms),
-            "min.insync.replicas": str(k.min_insync_replicas),
-        }
         try:
             if self.topic not in admin.list_topics():
                 topic = NewTopic(
-                    self.topic, k.partitions, k.replication_factor, topic_configs=configs
+                    self.topic, k.partitions, k.replication_factor, topic_configs=ledger_configs(k)
                 )
                 admin.create_topics([topic])
         except TopicAlreadyExistsError:

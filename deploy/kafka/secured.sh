@@ -9,7 +9,7 @@
 KAFKA_TLS="$KAFKA_DIR/tls"
 SECRETS="$ASCOLTO_RUN_DIR/secrets"
 # ascolto: the admin, a super user; the others have the ACLs of ascolto/acls.py.
-KAFKA_SCRAM_USERS=(ascolto ascolto-ingest ascolto-worker ascolto-indexer ascolto-cli)
+KAFKA_SCRAM_USERS=(ascolto ascolto-ingest ascolto-worker ascolto-indexer ascolto-cli ascolto-nudger)
 KAFKA_SCRAM_FORMAT_ARGS=()
 
 kafka_cert() { # kafka_cert NAME SUBJECT EXTENSIONS: a key, and its certificate signed by the CA

@@ -30,7 +30,12 @@ from tests.support.stack import (
 
 STACK = str(ROOT / "deploy" / "stack.sh")
 # which principal each of ascolto's long-running commands connects as
-PRINCIPAL_OF = {"serve-ingest": acls.INGEST, "worker": acls.WORKER, "indexer": acls.INDEXER}
+PRINCIPAL_OF = {
+    "serve-ingest": acls.INGEST,
+    "worker": acls.WORKER,
+    "indexer": acls.INDEXER,
+    "nudger": acls.NUDGER,
+}
 
 
 @dataclass(frozen=True)

@@ -76,13 +76,26 @@ def test_the_cli_reads_the_outputs_and_may_change_nothing() -> None:
     assert groups == {acls.CLI_GROUP_PREFIX: "PREFIXED"}
 
 
+def test_the_nudger_reads_sla_events_as_its_group_and_owns_its_ledger_alone() -> None:
+    s = settings(ASCOLTO_NUDGER_GROUP="nudger1", ASCOLTO_NUDGER_LEDGER_TOPIC="ledger1")
+    check = {"DESCRIBE", "DESCRIBE_CONFIGS"}
+    assert ops(acls.NUDGER, s) == {
+        ("TOPIC", s.kafka.sla_events, "LITERAL"): {"READ"} | check,
+        ("GROUP", "nudger1", "LITERAL"): {"READ", "DESCRIBE"},
+        ("TOPIC", "p1.ledger1", "LITERAL"): {"CREATE", "READ", "WRITE"} | check,
+    }
+    others = [g for g in acls.grants(s) if g.user != acls.NUDGER]
+    assert not [g for g in others if g.name in ("p1.ledger1", "nudger1")]
+
+
 def test_no_principal_may_create_alter_or_delete_a_topic_of_ours() -> None:
     s = settings()
+    creates = {(acls.WORKER, "app1-", "PREFIXED"), (acls.NUDGER, "p1.nudges.ledger", "LITERAL")}
     for g in acls.grants(s):
         assert g.user in acls.PRINCIPALS and g.user != acls.ADMIN
         assert g.operation not in {"ALTER", "ALTER_CONFIGS", "DELETE", "ALL"}, g
         if g.operation == "CREATE":
-            assert (g.user, g.name, g.pattern) == (acls.WORKER, "app1-", "PREFIXED"), g
+            assert (g.user, g.name, g.pattern) in creates, g
         if g.resource == "CLUSTER":
             assert g.operation == "DESCRIBE", g
 
@@ -105,6 +118,8 @@ def test_the_plan_adds_the_missing_and_removes_the_rest() -> None:
 def test_the_docs_table_is_the_grants_of_the_default_settings() -> None:
     deploying = (ROOT / "docs" / "deploying.md").read_text()
     assert acls.table(acls.grants(Settings.from_env({}))) in deploying
+    nudger = acls.table(acls.of([acls.NUDGER], acls.grants(Settings.from_env({}))))
+    assert nudger.split("\n", 1)[1] in (ROOT / "docs" / "nudges.md").read_text()
 
 
 def test_the_command_prints_a_principals_grants_and_refuses_an_unknown_one(

@@ -28,6 +28,7 @@ from ascolto.topics import changelog_specs, topic_specs
 from observability import CHART_RULES_DIR, RULES_DIR, generate
 from services.ingest.auth.keys import new_key, write_keys
 from services.ingest.auth.store import LiveKeys
+from services.nudges import ledger_configs
 
 HELM = ROOT / "deploy" / "helm"
 EXAMPLES = HELM / "examples"
@@ -87,6 +88,7 @@ def test_the_kafka_topics_are_the_topic_specs() -> None:
         name: (k.partitions, k.replication_factor, config | min_insync)
         for name, config in (topic_specs(k) | changelog_specs(app_id)).items()
     }
+    expected[LEDGER] = (k.partitions, k.replication_factor, ledger_configs(k))
     found = {
         t["metadata"]["name"]: (
             t["spec"]["partitions"],
@@ -119,6 +121,8 @@ APP_ID = CLUSTER.worker.app_id
 TOPICS = set(topic_specs(K) | changelog_specs(APP_ID))
 DERIVED = {K.enriched, K.conversations, K.sla_events}
 CHANGELOGS = set(changelog_specs(APP_ID))
+LEDGER = K.topic(CLUSTER.support.nudges.ledger_topic)  # the nudger's, not the pipeline's
+NUDGER_GROUP = CLUSTER.support.nudges.group
 # principal -> operation -> the topics it must be allowed on; every other topic it must not.
 NEEDS: dict[str, dict[str, set[str]]] = {
     "ascolto-ingest": {"Write": {K.raw, K.schemas}, "Read": {K.schemas}, "Create": set()},
@@ -141,6 +145,14 @@ NEEDS: dict[str, dict[str, set[str]]] = {
         "Create": TOPICS,
         "Describe": TOPICS,
     },
+    # the SLA events in, its ledger: no other topic
+    "ascolto-nudger": {
+        "Read": {K.sla_events, LEDGER},
+        "Write": {LEDGER},
+        "Create": {LEDGER},
+        "Describe": {K.sla_events, LEDGER},
+        "DescribeConfigs": {K.sla_events, LEDGER},
+    },
     # erase and dlq replay: write the stages' inputs, read what they wait on; no group
     "ascolto-operator": {
         "Read": {K.dlq, K.dlq_replayed, K.customers, K.audit, K.schemas},
@@ -155,6 +167,7 @@ GROUPS = {
     "ascolto-indexer": {CLUSTER.worker.index_group},
     "ascolto-cli": set(),
     "ascolto-operator": set(),
+    "ascolto-nudger": {NUDGER_GROUP},
 }
 
 
@@ -164,9 +177,9 @@ def test_each_principal_gets_the_topics_it_uses_and_no_others(principal: str) ->
     assert user["spec"]["authentication"]["type"] == "scram-sha-512"
     assert user["spec"]["authorization"]["type"] == "simple"
     for operation, topics in NEEDS[principal].items():
-        allowed = {t for t in TOPICS if _allows(user, "topic", t, operation)}
+        allowed = {t for t in TOPICS | {LEDGER} if _allows(user, "topic", t, operation)}
         assert allowed == topics, operation
-    consumer_groups = {g for g in (APP_ID, CLUSTER.worker.index_group, "other")}
+    consumer_groups = {APP_ID, CLUSTER.worker.index_group, NUDGER_GROUP, "other"}
     assert {g for g in consumer_groups if _allows(user, "group", g, "Read")} == GROUPS[principal]
 
 

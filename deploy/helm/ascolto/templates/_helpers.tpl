@@ -23,7 +23,9 @@ app.kubernetes.io/component: {{ .component }}
 
 {{/* The Prometheus job a component's pods are scraped as: the names the rules select on. */}}
 {{- define "ascolto.job" -}}
-{{- if eq .component "ingest" }}ascolto-ingest{{ else }}ascolto-worker{{ end -}}
+{{- if eq .component "ingest" }}ascolto-ingest
+{{- else if eq .component "nudger" }}ascolto-nudger
+{{- else }}ascolto-worker{{ end -}}
 {{- end -}}
 
 {{/* The secret holding a Kafka user's password or certificate ("" if none):
@@ -48,7 +50,8 @@ app.kubernetes.io/component: {{ .component }}
 {{- end -}}
 {{- end -}}
 
-{{/* Environment shared by every process: ascolto.env (dict "root" $ "user" "worker") */}}
+{{/* Environment shared by every process: ascolto.env (dict "root" $ "user" "worker")
+     With "noElasticsearch" in the dict: Elasticsearch's URL only, no CA or credentials. */}}
 {{- define "ascolto.env" -}}
 {{- $v := .root.Values -}}
 {{- $k := $v.kafka -}}
@@ -114,6 +117,9 @@ app.kubernetes.io/component: {{ .component }}
   value: {{ $es.retention.conversationsDays | quote }}
 - name: ASCOLTO_ES_SLA_EVENTS_RETENTION_DAYS
   value: {{ $es.retention.slaEventsDays | quote }}
+{{- if hasKey . "noElasticsearch" }}
+{{- /* a process that only names Elasticsearch (the nudger's links) gets no credentials */}}
+{{- else }}
 {{- if $es.ca.secretName }}
 - name: ASCOLTO_ES_CA_CERTS
   value: /etc/ascolto/es-ca/{{ $es.ca.key }}
@@ -128,6 +134,7 @@ app.kubernetes.io/component: {{ .component }}
   value: /etc/ascolto/es-auth/{{ $es.auth.passwordKey }}
 {{- else if ne $es.auth.type "none" }}
 {{- fail "elasticsearch.auth.type: none, apiKey or basic" }}
+{{- end }}
 {{- end }}
 {{- if $v.config.slaPolicies }}
 - name: ASCOLTO_SLA_POLICIES
@@ -149,6 +156,7 @@ app.kubernetes.io/component: {{ .component }}
 {{- $v := .root.Values -}}
 {{- $userSecret := include "ascolto.kafkaUserSecret" . -}}
 {{- $esSecret := include "ascolto.esAuthSecret" .root -}}
+{{- $es := not (hasKey . "noElasticsearch") -}}
 - name: tmp
   emptyDir: {}
 {{- if .data }}
@@ -170,12 +178,12 @@ app.kubernetes.io/component: {{ .component }}
   secret:
     secretName: {{ $v.kafka.ca.secretName }}
 {{- end }}
-{{- if and $esSecret (ne $v.elasticsearch.auth.type "none") }}
+{{- if and $es $esSecret (ne $v.elasticsearch.auth.type "none") }}
 - name: es-auth
   secret:
     secretName: {{ $esSecret }}
 {{- end }}
-{{- if $v.elasticsearch.ca.secretName }}
+{{- if and $es $v.elasticsearch.ca.secretName }}
 - name: es-ca
   secret:
     secretName: {{ $v.elasticsearch.ca.secretName }}
@@ -188,6 +196,7 @@ app.kubernetes.io/component: {{ .component }}
 {{- define "ascolto.volumeMounts" -}}
 {{- $v := .root.Values -}}
 {{- $esSecret := include "ascolto.esAuthSecret" .root -}}
+{{- $es := not (hasKey . "noElasticsearch") -}}
 - name: tmp
   mountPath: /tmp
 - name: data
@@ -207,12 +216,12 @@ app.kubernetes.io/component: {{ .component }}
   mountPath: /etc/ascolto/kafka-ca
   readOnly: true
 {{- end }}
-{{- if and $esSecret (ne $v.elasticsearch.auth.type "none") }}
+{{- if and $es $esSecret (ne $v.elasticsearch.auth.type "none") }}
 - name: es-auth
   mountPath: /etc/ascolto/es-auth
   readOnly: true
 {{- end }}
-{{- if $v.elasticsearch.ca.secretName }}
+{{- if and $es $v.elasticsearch.ca.secretName }}
 - name: es-ca
   mountPath: /etc/ascolto/es-ca
   readOnly: true
