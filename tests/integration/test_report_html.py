@@ -1,11 +1,11 @@
 """`ascolto report --format html` on an imported archive, rendered in headless Chromium: the
-page logs no error and loads nothing from the network, its charts are drawn, and the figures
-read back from its DOM equal `--format json` for the same range."""
+page logs no error and loads nothing from the network, its inline SVG charts are drawn with one
+line or bar per figure, and the figures read back from its DOM equal `--format json` for the
+same range."""
 
 from __future__ import annotations
 
 import json
-import struct
 import subprocess
 import time
 from collections import Counter
@@ -19,6 +19,7 @@ from services.importers.run import run_import
 from services.importers.twitter import read_archive
 from services.observe import wait_settled
 from services.report import at_risk, customer_messages, parse_date, summarise
+from services.report_html import answered_share
 from tests.support.browser import visit
 from tests.support.stack import ASCOLTO, Pipeline, make_pipeline, teardown_pipeline
 from tests.support.twitter_archive import generate
@@ -27,7 +28,7 @@ from tests.support.waiting import wait_until
 SINCE, UNTIL = "2017-10-04", "2017-10-14"
 EVIL_BRAND = "<b>Evil</b> & Co"
 EVIL_BODY = "<script>console.error('injected')</script> my order <img src=x onerror=alert(1)>"
-# The table's cells, the charts' state and the worst conversations' links, read in the page.
+# The table's cells, the charts as laid out and the worst conversations' links, read in the page.
 READ_PAGE = """(() => {
   const table = {};
   for (const tr of document.querySelectorAll('table.figures tr[data-group]')) {
@@ -38,7 +39,21 @@ READ_PAGE = """(() => {
   }
   return {
     table,
-    images: [...document.images].map(i => [i.complete, i.naturalWidth, i.naturalHeight]),
+    charts: [...document.querySelectorAll('section.chart svg')].map(svg => {
+      const box = svg.getBoundingClientRect();
+      const drawn = [...svg.querySelectorAll('.series, rect.bar')].filter(e => {
+        const r = e.getBoundingClientRect();
+        return r.width > 0 || r.height > 0;
+      });
+      return {
+        name: svg.getAttribute('class'), width: box.width, height: box.height,
+        title: svg.querySelector('title').textContent, drawn: drawn.length,
+        series: [...svg.querySelectorAll('.series')].map(
+          e => [e.dataset.series, e.dataset.measure || null]),
+        bars: [...svg.querySelectorAll('rect.bar')].map(
+          b => [b.dataset.brand, b.dataset.series, Number(b.dataset.value)]),
+      };
+    }),
     links: [...document.querySelectorAll('table.worst a')].map(a => a.getAttribute('href')),
     text: document.body.innerText,
   };
@@ -90,8 +105,29 @@ def _ascolto(pipe: Pipeline, *args: str) -> str:
 
 def _png_size(png: bytes) -> tuple[int, int]:
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
-    width, height = struct.unpack(">II", png[16:24])
-    return width, height
+    return int.from_bytes(png[16:20]), int.from_bytes(png[20:24])
+
+
+def _expected_charts(by_brand: dict, by_channel: dict) -> dict[str, dict]:
+    """What the charts must hold for these JSON reports: a line per channel with an answer,
+    a bar and a line over time per brand and share that has a value."""
+    shares = [
+        (brand, measure, share)
+        for brand, row in sorted(by_brand.items())
+        for measure, share in (("answered", answered_share(row)), ("SLA met", row["sla_met_share"]))
+        if share is not None
+    ]
+    return {
+        "chart-response-times": {
+            "series": [[c, None] for c, row in sorted(by_channel.items()) if row["answered"]],
+            "bars": [],
+        },
+        "chart-brand-shares": {"series": [], "bars": [list(s) for s in shares]},
+        "chart-shares-over-time": {
+            "series": [[b, m] for m in ("answered", "SLA met") for b, mm, _ in shares if mm == m],
+            "bars": [],
+        },
+    }
 
 
 def test_range_keeps_the_messages_that_occurred_in_it(imported) -> None:
@@ -115,6 +151,7 @@ def test_html_page_renders_without_errors_and_shows_the_json_figures(imported) -
     pipe, _, tmp = imported
     by_range = ("--since", SINCE, "--until", UNTIL)
     report = json.loads(_ascolto(pipe, "--format", "json", *by_range))
+    by_channel = json.loads(_ascolto(pipe, "--format", "json", "--by", "channel", *by_range))
     page = tmp / "report.html"
     assert _ascolto(pipe, "--format", "html", *by_range, "--output", str(page)) == ""
 
@@ -125,8 +162,18 @@ def test_html_page_renders_without_errors_and_shows_the_json_figures(imported) -
     assert seen.value["table"] == report
     # unanswered since the range began: the most overdue, shown as text, never run
     assert report[EVIL_BRAND]["unanswered"] == 1 and EVIL_BODY in seen.value["text"]
-    assert len(seen.value["images"]) == 3
-    assert all(done and w > 300 and h > 150 for done, w, h in seen.value["images"])
+    charts = {c["name"]: c for c in seen.value["charts"]}
+    expected = _expected_charts(report, by_channel)
+    assert list(charts) == list(expected)
+    for name, chart in charts.items():
+        assert chart["width"] > 500 and chart["height"] > 150, chart
+        assert chart["series"] == expected[name]["series"], name
+        assert [b[:2] for b in chart["bars"]] == [b[:2] for b in expected[name]["bars"]]
+        assert [b[2] for b in chart["bars"]] == pytest.approx(
+            [b[2] for b in expected[name]["bars"]]
+        )
+        assert chart["drawn"] == len(chart["series"]) + len(chart["bars"]) > 0, name
+    assert len(charts["chart-brand-shares"]["bars"]) > len(report)  # a brand with both shares
     width, height = _png_size(seen.screenshot)
     assert width == 1280 and height > 1000
 
