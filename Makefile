@@ -81,6 +81,7 @@ check-observability: venv ## generated rules and dashboards up to date; promtool
 	         -e "s|@KAFKA_JMX@|'$$ASCOLTO_HOST:$$ASCOLTO_KAFKA_JMX_EXPORTER_PORT'|g" \
 	         -e "s|@ES_EXPORTER@|$$ASCOLTO_HOST:$$ASCOLTO_ES_EXPORTER_PORT|g" \
 	         -e "s|@LAG_EXPORTER@|$$ASCOLTO_HOST:$$ASCOLTO_LAG_EXPORTER_PORT|g" \
+	         -e "s|@NUDGER@|$$ASCOLTO_HOST:$$ASCOLTO_NUDGER_METRICS_PORT|g" \
 	         -e "s|@RULES@|$$tmp/rules|g" -e "s|@SCRAPE_INTERVAL@|$$ASCOLTO_SCRAPE_INTERVAL|g" \
 	         deploy/prometheus/prometheus.yml >"$$tmp/prometheus.yml" \
 	  && echo "promtool check config deploy/prometheus/prometheus.yml (rendered)" \

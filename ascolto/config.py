@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ascolto.declared import ADDRESSES, DECLARED, PORT
+from ascolto.declared import ADDRESSES, DECLARED, PORT, STACK
 from ascolto.defaults import DEFAULTS_DIR
 from ascolto.event_loop import EVENT_LOOPS, EventLoop
 from ascolto.lifecycle import LifecycleSettings
@@ -392,7 +392,6 @@ class Settings:
 
 # Read only by the stack scripts (deploy/env.sh, deploy/stack.sh), which run Kafka,
 # Elasticsearch, Prometheus and Alertmanager on this machine.
-STACK = "Local stack (deploy/env.sh)"
 DECLARED.declare(
     "ASCOLTO_ROOT", "", "The checkout: deploy/env.sh's parent directory by default.", STACK
 )

@@ -14,6 +14,10 @@ PORT = {"minimum": 1, "maximum": 65535}
 
 DECLARED = Declarations()
 
+# The section of the settings read only by the local stack's scripts (deploy/env.sh,
+# deploy/stack.sh); most are declared in ascolto.config, the nudger's port beside its settings.
+STACK = "Local stack (deploy/env.sh)"
+
 # Read by the other declarations' defaults and by the stack scripts (deploy/env.sh).
 ADDRESSES = "Addresses and paths"
 DECLARED.declare(

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote
 
-from ascolto.declared import DECLARED
+from ascolto.declared import DECLARED, PORT, STACK
 
 _env = DECLARED.field
 
@@ -65,6 +65,18 @@ class NudgeSettings:
         "Seconds: an SLA event that happened longer ago than this is not nudged (a backlog).",
         minimum=1,
     )
+
+
+# The local stack's nudger serves /metrics here for Prometheus's ascolto-nudger job
+# (`ascolto nudger --metrics-port`); elsewhere the flag says where, or nothing is served.
+DECLARED.declare(
+    "ASCOLTO_NUDGER_METRICS_PORT",
+    19407,
+    "The local stack's nudger's /metrics port (`ascolto nudger --metrics-port`), scraped by "
+    "Prometheus.",
+    STACK,
+    **PORT,
+)
 
 
 @dataclass(frozen=True)

@@ -340,6 +340,7 @@ render_prometheus_config() {
   sed -e "s|@INGEST@|$ASCOLTO_HOST:$ASCOLTO_INGEST_PORT|g" -e "s|@WORKERS@|$worker_targets|g" \
       -e "s|@KAFKA_JMX@|$kafka_jmx|g" -e "s|@ES_EXPORTER@|$ASCOLTO_HOST:$ASCOLTO_ES_EXPORTER_PORT|g" \
       -e "s|@LAG_EXPORTER@|$ASCOLTO_HOST:$ASCOLTO_LAG_EXPORTER_PORT|g" \
+      -e "s|@NUDGER@|$ASCOLTO_HOST:$ASCOLTO_NUDGER_METRICS_PORT|g" \
       -e "s|@ALERTMANAGER@|$ASCOLTO_HOST:$ASCOLTO_ALERTMANAGER_PORT|g" \
       -e "s|@RULES@|$PROM_DIR/rules|g" -e "s|@SCRAPE_INTERVAL@|${ASCOLTO_SCRAPE_INTERVAL:-5s}|g" \
       "$ASCOLTO_ROOT/deploy/prometheus/prometheus.yml" >"$PROM_DIR/prometheus.yml"
@@ -429,7 +430,9 @@ up_nudger() {
   alive nudger && return 0
   log "starting the nudger (ASCOLTO_NUDGES names the brands' webhooks: docs/nudges.md)"
   local before; before="$(nudger_starts)"
-  start_bg nudger "$VENV/bin/ascolto" nudger
+  claim_port nudger "$ASCOLTO_NUDGER_METRICS_PORT" ASCOLTO_NUDGER_METRICS_PORT
+  start_bg nudger "$VENV/bin/ascolto" nudger --host "$ASCOLTO_HOST" \
+    --metrics-port "$ASCOLTO_NUDGER_METRICS_PORT"
   wait_for nudger 60 nudger_started "$before"
 }
 nudger_starts() { grep -c 'ledger:' "$LOGS/nudger.log" 2>/dev/null || true; }

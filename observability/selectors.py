@@ -1,8 +1,9 @@
 """The one definition every rule and dashboard builds from: jobs, label matchers, metric and
 recording-rule names, and the few expressions both sides share.
 
-Names are those exported by streams/metrics.py and services/ingest/metrics.py (a unit test
-checks every name read here, in the rules and in the panels exists there); the job names
+Names are those exported by streams/metrics.py, streams/policy_reload.py,
+services/ingest/metrics.py and services/nudges.py (a unit test checks every name read here,
+in the rules and in the panels exists there); the job names
 are those of deploy/prometheus/prometheus.yml's scrape configs (checked the same way).
 """
 
@@ -26,6 +27,10 @@ WORKER = Job("ascolto-worker")
 INGEST = Job("ascolto-ingest")
 JOBS = (INGEST, WORKER)
 ANY_JOB = f'job=~"{"|".join(job.name for job in JOBS)}"'
+# The support team's tools: scraped while they run (`ascolto nudger --metrics-port`), never
+# counted among the pipeline's processes above.
+NUDGER = Job("ascolto-nudger")
+TOOL_JOBS = (NUDGER,)
 
 
 @dataclass(frozen=True)
@@ -90,6 +95,13 @@ UNANSWERED = "ascolto_unanswered_contacts"
 AWAITING = "ascolto_awaiting_answer_conversations"
 OLDEST_UNANSWERED = "ascolto_oldest_unanswered_age_seconds"
 PAST_HARD_LIMIT = "ascolto_unanswered_past_hard_limit_contacts"
+SLA_POLICY_REFUSED = "ascolto_sla_policy_refused_total"  # streams/policy_reload.py
+SLA_POLICY_SINCE = "ascolto_sla_policy_since_seconds"
+
+# The nudger (services/nudges.py)
+NUDGES = "ascolto_nudges_total"
+NUDGE_WEBHOOK_RETRIES = "ascolto_nudge_webhook_retries_total"
+NUDGE_WEBHOOK_REFUSALS = "ascolto_nudge_webhook_refusals_total"
 
 # Recording rules (observability/recording.py), named level:metric:operations
 BRAND_INBOUND_RATE10M = "brand:ascolto_inbound_contacts:rate10m"

@@ -48,9 +48,10 @@ class Undelivered(Exception):
 
 
 class NudgerMetrics:
-    """The nudger's series, on a registry handed in."""
+    """The nudger's series, on a registry handed in. ``brand`` is a configured brand's name
+    (bounded by the nudges file); each starts at 0, so the first refusal is an increase."""
 
-    def __init__(self, registry: CollectorRegistry) -> None:
+    def __init__(self, registry: CollectorRegistry, brands: Iterable[str] = ()) -> None:
         self.outcomes = Counter(
             "ascolto_nudges",
             "Nudges by state (warning, breached) and outcome: sent, digest (sent in one), "
@@ -61,8 +62,18 @@ class NudgerMetrics:
         self.retries = Counter(
             "ascolto_nudge_webhook_retries",
             "Webhook calls retried: a 5xx, a 429 or no answer.",
+            ["brand"],
             registry=registry,
         )
+        self.refusals = Counter(
+            "ascolto_nudge_webhook_refusals",
+            "Webhook calls refused for good: a 4xx other than 429 (a revoked or wrong webhook).",
+            ["brand"],
+            registry=registry,
+        )
+        for brand in brands:
+            self.retries.labels(brand)
+            self.refusals.labels(brand)
 
 
 class Webhook:
@@ -82,6 +93,7 @@ class Webhook:
             except urllib.error.HTTPError as exc:
                 if 400 <= exc.code < 500 and exc.code != 429:
                     log.error("%s: the webhook refused a nudge: HTTP %d", brand, exc.code)
+                    self.metrics.refusals.labels(brand).inc()
                     return False
                 wait = _retry_after(exc, delay)
                 why = f"HTTP {exc.code}"
@@ -91,7 +103,7 @@ class Webhook:
             if wait is None:
                 raise Undelivered(f"{brand}: the webhook failed {attempt + 1} times ({why})")
             log.warning("%s: webhook failed (%s), retrying in %.1fs", brand, why, wait)
-            self.metrics.retries.inc()
+            self.metrics.retries.labels(brand).inc()
             self.sleep(wait)
         raise AssertionError("unreachable")
 
@@ -340,7 +352,8 @@ def run(settings: Settings, metrics_port: int = 0, host: str = "127.0.0.1") -> N
     logging.getLogger("kafka").setLevel(logging.WARNING)  # its INFO is every connection
     config = load_config(settings.support.nudges.path)
     registry = CollectorRegistry()
-    nudger = Nudger(settings, config, NudgerMetrics(registry))
+    brands = [route.brand for route in config.routes.values()]
+    nudger = Nudger(settings, config, NudgerMetrics(registry, brands))
     if metrics_port:
         start_http_server(metrics_port, addr=host, registry=registry)
     signal.signal(signal.SIGTERM, nudger.stop)

@@ -4,6 +4,7 @@
     panels.py           the house style: datasource, queries, panel and threshold helpers
     sla_overview.py     "Ascolto — SLA overview"
     pipeline_health.py  "Ascolto — pipeline health"
+    support_tools.py    its "Support team" row: nudges, webhooks, the SLA policy in force
 
 One JSON file per dashboard, named after its uid (grafana/dashboards/<uid>.json).
 """

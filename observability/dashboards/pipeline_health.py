@@ -1,7 +1,8 @@
 """ "Ascolto — pipeline health": is every contact flowing from ingest to Elasticsearch?
 
 Variables: `instance` (worker processes: one Prometheus target each) and `channel`. There is
-no brand variable here: no pipeline metric carries a brand.
+no brand variable here: no pipeline metric carries a brand (the "Support team" row shows each
+brand's nudge webhook, all of them).
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 from grafana_foundation_sdk.models import dashboard as dm
 
 from observability import selectors as m
-from observability.dashboards import infrastructure
+from observability.dashboards import infrastructure, support_tools
 from observability.dashboards.panels import (
     CHANNEL,
     GREEN,
@@ -357,5 +358,6 @@ def dashboard() -> dm.Dashboard:
             ("Errors", errors()),
             ("Ingest", ingest()),
             ("Kafka and Elasticsearch", infrastructure.panels()),
+            ("Support team", support_tools.panels()),
         ],
     )

@@ -55,13 +55,20 @@ def script() -> Iterator[Script]:
 
 
 class Calls:
-    def __init__(self) -> None:
+    def __init__(self, brands: tuple[str, ...] = ()) -> None:
         self.slept: list[float] = []
         self.registry = CollectorRegistry()
-        self.webhook = Webhook(NudgerMetrics(self.registry), sleep=self.slept.append)
+        self.webhook = Webhook(NudgerMetrics(self.registry, brands), sleep=self.slept.append)
 
-    def retries(self) -> float:
-        return self.registry.get_sample_value("ascolto_nudge_webhook_retries_total") or 0.0
+    def retries(self, brand: str = "Acme") -> float | None:
+        return self.registry.get_sample_value(
+            "ascolto_nudge_webhook_retries_total", {"brand": brand}
+        )
+
+    def refusals(self, brand: str = "Acme") -> float | None:
+        return self.registry.get_sample_value(
+            "ascolto_nudge_webhook_refusals_total", {"brand": brand}
+        )
 
 
 def test_a_2xx_is_delivered_at_once(script: Script) -> None:
@@ -86,6 +93,7 @@ def test_another_4xx_is_refused_without_a_retry_and_logged_without_the_url(
     with caplog.at_level(logging.INFO):
         assert calls.webhook.deliver(script.url, {"text": "Late"}, "Acme") is False
     assert len(script.bodies) == 1 and calls.slept == []
+    assert calls.refusals() == 1 and calls.retries() is None
     assert "Acme: the webhook refused a nudge: HTTP 404" in caplog.text
     assert TOKEN not in caplog.text
 
@@ -102,6 +110,18 @@ def test_a_webhook_that_keeps_failing_is_undelivered_after_every_retry(
         calls.webhook.deliver(script.url, {"text": "Late"}, "Acme")
     assert calls.slept == list(RETRY_DELAYS_S)
     assert TOKEN not in str(raised.value) and TOKEN not in caplog.text
+
+
+def test_each_configured_brand_is_counted_from_zero_and_apart(script: Script) -> None:
+    """A brand's series exists before its first refusal, so the alert on its increase
+    (NudgesRefused) sees the first one; another brand's calls do not count for it."""
+    script.answers = [(403, {}), (503, {})]
+    calls = Calls(brands=("Acme", "Globex"))
+    assert (calls.refusals("Globex"), calls.retries("Globex")) == (0, 0)
+    assert calls.webhook.deliver(script.url, {"text": "Late"}, "Acme") is False
+    assert calls.webhook.deliver(script.url, {"text": "Late"}, "Acme") is True
+    assert (calls.refusals(), calls.retries()) == (1, 1)
+    assert (calls.refusals("Globex"), calls.retries("Globex")) == (0, 0)
 
 
 def test_no_answer_is_retried_too(script: Script) -> None:

@@ -8,7 +8,8 @@
   (from the settings: runbook base URL, SLA policy), and the dashboards follow the house rules
   (stable uids, $__rate_interval, units, datasource variable, SLA colours from the policy);
 - every metric a query, rule or selector names exists in streams/metrics.py,
-  services/ingest/metrics.py or the recording rules; every job is one Prometheus scrapes.
+  streams/policy_reload.py, services/ingest/metrics.py, services/nudges.py or the recording
+  rules; every job is one Prometheus scrapes.
 """
 
 from __future__ import annotations
@@ -31,7 +32,9 @@ from observability.dashboards import render
 from observability.dashboards.sla_targets import channel_targets, duration, targets_text
 from observability.queries import all_queries
 from services.ingest.metrics import IngestMetrics
+from services.nudges import NudgerMetrics
 from streams.metrics import WorkerMetrics, export_lag
+from streams.policy_reload import PolicyReload
 from streams.sla.policy import load_policy, parse_policy
 from tests.support.tools import tool
 
@@ -90,6 +93,7 @@ def test_prometheus_config_loads_with_the_rules(tmp_path: Path) -> None:
         "@KAFKA_JMX@": "'127.0.0.1:19404'",
         "@ES_EXPORTER@": "127.0.0.1:19405",
         "@LAG_EXPORTER@": "127.0.0.1:19406",
+        "@NUDGER@": "127.0.0.1:19407",
         "@ALERTMANAGER@": "127.0.0.1:19094",
         "@RULES@": str(tmp_path / "rules"),
         "@SCRAPE_INTERVAL@": "5s",
@@ -237,6 +241,7 @@ def test_rule_files_keep_every_rule_name() -> None:
         "KafkaConsumerGroupLag", "KafkaJvmHeapHigh", "ElasticsearchDown",
         "ElasticsearchClusterRed", "ElasticsearchClusterYellow", "ElasticsearchDiskWatermark",
         "ElasticsearchWriteRejections", "ElasticsearchJvmHeapHigh",
+        "SlaPolicyRefused", "NudgesRefused", "NudgeWebhookFailing",
     }  # fmt: skip
     assert {p.name for p in RULE_FILES} == {f.name for f in generate.RULE_FILES}
 
@@ -319,7 +324,8 @@ def known_metrics() -> set[str]:
     """Series names the services export, from their metric definitions."""
     suffixes = {"counter": ["_total"], "gauge": [""], "histogram": ["_bucket", "_sum", "_count"]}
     names = set()
-    for create in (WorkerMetrics.create, IngestMetrics.create):
+    policies = PolicyReload.start(DEFAULTS.worker.sla_policies_path, None)
+    for create in (WorkerMetrics.create, IngestMetrics.create, policies.register, NudgerMetrics):
         registry = CollectorRegistry()
         create(registry)
         for family in registry.collect():
@@ -330,6 +336,7 @@ def known_metrics() -> set[str]:
 def named_metrics(expr: str) -> set[str]:
     """ascolto_* series and recording-rule names (with a colon) an expression reads."""
     without_strings = re.sub(r'"(?:[^"\\]|\\.)*"', '""', expr)
+    without_strings = re.sub(r"\[[^\]]*\]", "", without_strings)  # ranges: [6h:1m]
     tokens = re.findall(r"[A-Za-z_:][A-Za-z0-9_:]*", without_strings)
     return {t for t in tokens if t.startswith("ascolto_") or ":" in t}
 
@@ -374,7 +381,8 @@ def test_selectors_name_metrics_that_exist_and_jobs_prometheus_scrapes() -> None
         re.sub(r"@\w+@", "x", (PROM / "prometheus.yml").read_text()).replace("[x]", "[]")
     )
     scraped = {job["job_name"] for job in config["scrape_configs"]}
-    assert scraped == {job.name for job in (*selectors.JOBS, *infra_selectors.JOBS)}
+    jobs = (*selectors.JOBS, *selectors.TOOL_JOBS, *infra_selectors.JOBS)
+    assert scraped == {job.name for job in jobs}
 
 
 CHAT_POLICY = """
