@@ -68,14 +68,22 @@ def policy_history_topic(app_id: str) -> str:
     return f"{app_id}-sla-policy-history"
 
 
+def group_specs(
+    app_id: str, retention: RetentionSettings | None = None
+) -> dict[str, dict[str, str]]:
+    """Every topic of the worker group ``app_id``: its tables' changelogs and its SLA policy
+    history."""
+    return changelog_specs(app_id, retention) | {
+        policy_history_topic(app_id): {"cleanup.policy": "compact"}
+    }
+
+
 def ensure_topics(k: KafkaSettings, app_id: str | None = None) -> list[str]:
-    """Create missing topics, and the changelogs of the worker group ``app_id`` if given;
+    """Create missing topics, and those of the worker group ``app_id`` if given;
     return the names created. Refuses settings the cluster or the existing topics cannot
     hold (ascolto.sizing); sets ``min.insync.replicas``, ``retention.ms`` and
     ``max.compaction.lag.ms`` on existing topics that differ."""
-    specs = topic_specs(k) | (changelog_specs(app_id, k.retention) if app_id else {})
-    if app_id:
-        specs[policy_history_topic(app_id)] = {"cleanup.policy": "compact"}
+    specs = topic_specs(k) | (group_specs(app_id, k.retention) if app_id else {})
     durability = {MIN_INSYNC: str(k.min_insync_replicas)}
     admin = KafkaAdminClient(**kafka_options(k), client_id="ascolto-setup")
     try:

@@ -16,7 +16,7 @@ from elasticsearch.helpers import scan
 from kafka.admin import ConfigResource, ConfigResourceType
 
 from ascolto.config import Settings
-from ascolto.topics import changelog_specs, topic_specs
+from ascolto.topics import group_specs, topic_specs
 from ascolto.validation import contact_id_for
 from services.importers.common import Refused
 from services.importers.run import ImportResult, run_import
@@ -55,7 +55,7 @@ def test_a_leader_killed_mid_import_loses_and_doubles_nothing(
             wait_ready(second)
             topics = [
                 *topic_specs(pipe.settings.kafka),
-                *changelog_specs(pipe.settings.worker.app_id),
+                *group_specs(pipe.settings.worker.app_id),
             ]
             assert_replicated(cluster, topics)
             figures = import_through_a_leader_kill(pipe, cluster, topics, tmp_path)

@@ -14,7 +14,7 @@ from kafka.admin import ConfigResource, ConfigResourceType
 
 from ascolto.clients import kafka_options
 from ascolto.config import ConfigError, KafkaSettings, Settings
-from ascolto.topics import MIN_INSYNC, changelog_specs, ensure_topics, topic_specs
+from ascolto.topics import MIN_INSYNC, ensure_topics, group_specs, topic_specs
 from tests.support.waiting import wait_until
 
 
@@ -48,7 +48,7 @@ def test_setup_refuses_topics_made_with_another_partition_count(kafka: KafkaSett
 
 def test_topics_and_changelogs_get_the_replicas_and_min_insync_asked(kafka: KafkaSettings) -> None:
     app_id = kafka.topic("group")  # under the prefix: deleted with the topics
-    names = sorted(topic_specs(kafka) | changelog_specs(app_id))
+    names = sorted(topic_specs(kafka) | group_specs(app_id))
     assert sorted(ensure_topics(kafka, app_id)) == names
     admin = KafkaAdminClient(**kafka_options(kafka))
     try:

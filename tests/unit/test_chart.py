@@ -24,7 +24,7 @@ import yaml
 from ascolto.config import DECLARED, ROOT, Settings
 from ascolto.secret import Secret
 from ascolto.settings_table import FILE_SUFFIX
-from ascolto.topics import changelog_specs, topic_specs
+from ascolto.topics import group_specs, topic_specs
 from observability import CHART_RULES_DIR, RULES_DIR, generate
 from services.ingest.auth.keys import new_key, write_keys
 from services.ingest.auth.store import LiveKeys
@@ -86,7 +86,7 @@ def test_the_kafka_topics_are_the_topic_specs() -> None:
     min_insync = {"min.insync.replicas": str(k.min_insync_replicas)}
     expected = {
         name: (k.partitions, k.replication_factor, config | min_insync)
-        for name, config in (topic_specs(k) | changelog_specs(app_id)).items()
+        for name, config in (topic_specs(k) | group_specs(app_id)).items()
     }
     expected[LEDGER] = (k.partitions, k.replication_factor, ledger_configs(k))
     found = {
@@ -118,9 +118,9 @@ def _allows(user: dict[str, Any], kind: str, name: str, operation: str) -> bool:
 USERS = {u["metadata"]["name"]: u for u in docs("strimzi-users.yaml")}
 K = CLUSTER.kafka
 APP_ID = CLUSTER.worker.app_id
-TOPICS = set(topic_specs(K) | changelog_specs(APP_ID))
+TOPICS = set(topic_specs(K) | group_specs(APP_ID))
 DERIVED = {K.enriched, K.conversations, K.sla_events}
-CHANGELOGS = set(changelog_specs(APP_ID))
+CHANGELOGS = set(group_specs(APP_ID))  # the worker group's own topics
 LEDGER = K.topic(CLUSTER.support.nudges.ledger_topic)  # the nudger's, not the pipeline's
 NUDGER_GROUP = CLUSTER.support.nudges.group
 # principal -> operation -> the topics it must be allowed on; every other topic it must not.
