@@ -73,7 +73,8 @@ def _report(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-def _date(text: str) -> int:
+def date_argument(text: str) -> int:
+    """--since/--until of the report and what-if: epoch ms (services.report.parse_date)."""
     from services.report import parse_date
 
     try:
@@ -144,7 +145,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     rep.add_argument("--format", choices=("table", "json", "html"), default="table")
     for bound, meaning in (("since", "from (included)"), ("until", "up to (excluded)")):
         rep.add_argument(
-            f"--{bound}", type=_date, metavar="DATE",
+            f"--{bound}", type=date_argument, metavar="DATE",
             help=f"customer messages that occurred {meaning} DATE: 2017-10-01 (midnight UTC) "
             "or an ISO-8601 time",
         )  # fmt: skip

@@ -11,13 +11,13 @@ import argparse
 import sys
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import orjson
 
 from ascolto.config import Settings
+from services.commands import date_argument
 from services.report import human_duration
 from services.whatif_chart import chart_problem, draw
 from services.whatif_model import FIELDS, History, Window, compare, retime
@@ -27,28 +27,15 @@ from streams.sla.policy import Policy, PolicyError, load_policy
 FORMATS = ("table", "json")
 
 
-def instant(text: str) -> int:
-    """--since/--until: an ISO date (midnight UTC) or date and time (UTC unless it says)."""
-    try:
-        parsed = datetime.fromisoformat(text.strip())
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected a date like 2017-10-01 or 2017-10-01T09:30, got {text!r}"
-        ) from None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return int(parsed.timestamp() * 1000)
-
-
 def register(ssub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """``what-if`` under the ``sla`` sub-parser."""
     p = ssub.add_parser(
         "what-if", help="re-time the stored history under a proposed policy, beside the current"
     )
     p.add_argument("--policy", required=True, metavar="NEW.yaml", help="the proposed policy")
-    p.add_argument("--since", type=instant, metavar="DATE",
+    p.add_argument("--since", type=date_argument, metavar="DATE",
                    help="clocks started at or after (the customer message's time)")  # fmt: skip
-    p.add_argument("--until", type=instant, metavar="DATE", help="clocks started before")
+    p.add_argument("--until", type=date_argument, metavar="DATE", help="clocks started before")
     p.add_argument("--brand", help="one brand's clocks only")
     p.add_argument("--format", choices=FORMATS, default="table")
     p.add_argument("--chart", type=Path, metavar="FILE.png",

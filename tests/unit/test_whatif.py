@@ -228,7 +228,10 @@ def test_bad_arguments_exit_2_before_anything_runs(
     with pytest.raises(SystemExit) as exit_:
         main(["sla", "what-if", "--policy", str(current), "--since", "last tuesday"])
     assert exit_.value.code == 2
-    assert "expected a date like 2017-10-01" in capsys.readouterr().err
+    assert (
+        "argument --since: not a date (2017-10-01) or an ISO-8601 time: 'last tuesday'"
+        in capsys.readouterr().err
+    )
 
 
 def test_the_table_and_the_chart_show_both_policies(tmp_path: Path) -> None:
