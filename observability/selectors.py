@@ -102,6 +102,13 @@ SLA_POLICY_SINCE = "ascolto_sla_policy_since_seconds"
 NUDGES = "ascolto_nudges_total"
 NUDGE_WEBHOOK_RETRIES = "ascolto_nudge_webhook_retries_total"
 NUDGE_WEBHOOK_REFUSALS = "ascolto_nudge_webhook_refusals_total"
+NUDGER_SERIES = (NUDGES, NUDGE_WEBHOOK_RETRIES, NUDGE_WEBHOOK_REFUSALS)
+
+
+def reads_nudger(expr: str) -> bool:
+    """Whether a query reads the nudger's series: data only while a nudger runs."""
+    return any(series in expr for series in NUDGER_SERIES)
+
 
 # Recording rules (observability/recording.py), named level:metric:operations
 BRAND_INBOUND_RATE10M = "brand:ascolto_inbound_contacts:rate10m"
